@@ -1,0 +1,169 @@
+"""Command line: ``slinky-pr`` (the post-renderer) and ``slinky`` (the tool).
+
+Thin by design: parse options, call the library, map errors to exit codes and
+messages. Everything here is reachable as a library call.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+import click
+
+from postrender import __version__, logfile
+from postrender.errors import EXIT_INTERNAL, SlinkyError
+from postrender.stream import DEFAULT_MAX_INPUT_BYTES
+
+if TYPE_CHECKING:
+    from postrender.engine import Result
+    from postrender.profiles import Profile
+
+CONFIG_ENV = "SLINKY_PR_CONFIG"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _report(message: str, log: Path | None) -> None:
+    """Error to stderr and, if configured, the log file (Helm 4 hides stderr)."""
+    click.echo(message, err=True)
+    if log is not None and logfile.append(log, message):
+        click.echo(f"(also written to {log})", err=True)
+
+
+def load_profile_option(config: str | None, cluster: str | None) -> Profile | None:
+    """The profile from --config or $SLINKY_PR_CONFIG, or None when neither is set."""
+    from postrender.profiles import load_profile
+
+    path = config or os.environ.get(CONFIG_ENV)
+    return load_profile(path, cluster) if path else None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
+)
+@click.option(
+    "--cluster", metavar="NAME", help="Cluster of the profile file to use (if it has several)."
+)
+@click.option(
+    "--log-file", metavar="FILE", help=f"Also append errors here (default: ${logfile.ENV})."
+)
+@click.option(
+    "--max-input-bytes",
+    type=int,
+    default=lambda: int(os.environ.get("SLINKY_PR_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES)),
+    show_default="64 MiB",
+    help="Refuse larger input streams.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="List every change on stderr.")
+@click.version_option(__version__, prog_name="slinky-pr")
+def postrender_main(
+    config: str | None,
+    cluster: str | None,
+    log_file: str | None,
+    max_input_bytes: int,
+    verbose: bool,
+) -> None:
+    """Helm post-renderer: read manifests on stdin, write them patched on stdout.
+
+    NodeSets annotated slinky-pr/partition=<name> get what that partition of the
+    profile needs. On any error nothing is written to stdout and the exit code
+    says why (see README, "Exit codes").
+    """
+    log = logfile.resolve(log_file)
+    try:
+        from postrender.engine import post_render
+        from postrender.stream import decode
+
+        profile = load_profile_option(config, cluster)
+        text = decode(sys.stdin.buffer.read(), max_input_bytes)
+        result = post_render(text, profile)
+    except SlinkyError as exc:
+        _report(exc.format(), log)
+        sys.exit(exc.exit_code)
+    except Exception:  # a bug: still nothing on stdout, and the traceback where it can be found
+        _report("slinky-pr internal error:\n" + traceback.format_exc(), log)
+        sys.exit(EXIT_INTERNAL)
+    if verbose:
+        for change in result.changes:
+            click.echo(f"{change.op} {change.path}: {change.reason}", err=True)
+    for note in result.notes:
+        if verbose:
+            click.echo(f"note: {note}", err=True)
+    sys.stdout.write(result.output)
+    sys.stdout.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="slinky")
+def slinky_main() -> None:
+    """slinky-pr tools: explain, lint, render, golden, export, verify."""
+
+
+def _run_engine(config: str | None, cluster: str | None, stream_file: str) -> Result:
+    from postrender.engine import post_render
+    from postrender.stream import decode
+
+    profile = load_profile_option(config, cluster)
+    with click.open_file(stream_file, "rb") as handle:
+        data = handle.read()
+    return post_render(decode(data), profile)
+
+
+def _guard(func: Callable[P, R]) -> Callable[P, R]:
+    """Map SlinkyError to its message and exit code for the ``slinky`` subcommands."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except SlinkyError as exc:
+            click.echo(exc.format(), err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@slinky_main.command()
+@click.option(
+    "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
+)
+@click.option("--cluster", metavar="NAME")
+@click.option("--format", "fmt", type=click.Choice(["table", "diff", "both"]), default="both")
+@click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
+@click.argument("stream_file", default="-", metavar="[STREAM]")
+@_guard
+def explain(
+    config: str | None, cluster: str | None, fmt: str, color: bool | None, stream_file: str
+) -> None:
+    """Show each change slinky-pr makes to a rendered release, and why."""
+    from postrender import explain as explain_mod
+
+    result = _run_engine(config, cluster, stream_file)
+    colour = sys.stdout.isatty() if color is None else color
+    if fmt in ("table", "both"):
+        click.echo(explain_mod.table(result), nl=False)
+    if fmt in ("diff", "both"):
+        click.echo(explain_mod.diff(result, colour), nl=False)
+
+
+@slinky_main.command()
+@click.option(
+    "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
+)
+@click.option("--cluster", metavar="NAME")
+@click.option("--color/--no-color", default=None)
+@click.argument("stream_file", default="-", metavar="[STREAM]")
+@_guard
+def diff(config: str | None, cluster: str | None, color: bool | None, stream_file: str) -> None:
+    """Unified diff of the documents slinky-pr changes (exit 0 even when there are changes)."""
+    from postrender import explain as explain_mod
+
+    result = _run_engine(config, cluster, stream_file)
+    click.echo(explain_mod.diff(result, sys.stdout.isatty() if color is None else color), nl=False)

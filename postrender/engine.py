@@ -1,0 +1,128 @@
+"""The pipeline: read stream → documents → targets → plan (apply) → validate → write stream.
+
+Every stage is a function; :func:`post_render` chains them and is what the CLI,
+the Helm plugins, golden tests and the exports call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from postrender.errors import EXIT_INVALID, EXIT_PLAN, Problem, SlinkyError
+from postrender.k8s import labels_problems, resources_problems, toleration_problems
+from postrender.plan import Change, Edits, lookup
+from postrender.profiles import Profile
+from postrender.release import ANNOTATION, Release, build_release, partition_annotation
+from postrender.stream import Stream, read_stream, write_stream
+
+
+@dataclass
+class Result:
+    """The patched stream and how it came to be."""
+
+    output: str
+    stream: Stream
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan(stream: Stream, profile: Profile) -> tuple[Release, Edits, list[str]]:
+    """Run every transform over the stream (edits are applied as they are planned)."""
+    from postrender.transforms import Context, pipeline
+
+    release = build_release(stream, profile)
+    ctx = Context(release, Edits(stream))
+    for transform in pipeline():
+        transform(ctx)
+    if ctx.problems:
+        raise SlinkyError(ctx.problems, EXIT_PLAN, "the profile cannot be applied to this release")
+    return release, ctx.edits, ctx.notes
+
+
+def _pod_rules(release: Release) -> list[Problem]:
+    """Rules for the schemaless pod-template parts slinky-pr writes."""
+    problems = []
+    for target in release.targets:
+        checks = [
+            (
+                "spec.template.metadata.labels",
+                lookup(target.obj, ["spec", "template", "metadata", "labels"]),
+                "labels",
+            ),
+            (
+                "spec.template.spec.nodeSelector",
+                lookup(target.obj, ["spec", "template", "spec", "nodeSelector"]),
+                "labels",
+            ),
+        ]
+        for path, value, _ in checks:
+            for sub, message in labels_problems(value or {}):
+                problems.append(Problem(message, document=target.doc.label, path=path + sub))
+        for i, toleration in enumerate(
+            lookup(target.obj, ["spec", "template", "spec", "tolerations"]) or []
+        ):
+            for sub, message in toleration_problems(toleration):
+                problems.append(
+                    Problem(
+                        message,
+                        document=target.doc.label,
+                        path=f"spec.template.spec.tolerations[{i}]{sub}",
+                    )
+                )
+        for sub, message in resources_problems(
+            lookup(target.obj, ["spec", "slurmd", "resources"]) or {}
+        ):
+            problems.append(
+                Problem(message, document=target.doc.label, path="spec.slurmd.resources" + sub)
+            )
+    return problems
+
+
+def validate(stream: Stream, release: Release | None = None) -> None:
+    """Every document of a known kind against its schema, plus the pod-template rules."""
+    from postrender.validate import validate_document
+
+    problems = []
+    for doc in [*stream.documents, *stream.added]:
+        for prefix, obj in doc.objects():
+            for problem in validate_document(obj):
+                where = f"{prefix.lstrip('/').replace('/', '.')}." if prefix else ""
+                problems.append(
+                    Problem(problem.message, document=doc.label, path=where + problem.path)
+                )
+    if release is not None:
+        problems += _pod_rules(release)
+    if problems:
+        raise SlinkyError(problems, EXIT_INVALID, "the patched release is not valid")
+
+
+def untargeted(stream: Stream) -> bool:
+    """True when no NodeSet carries the slinky-pr/partition annotation."""
+    return not any(
+        partition_annotation(obj)
+        for doc in stream.documents
+        for _, obj in doc.objects()
+        if obj.get("kind") == "NodeSet"
+    )
+
+
+def post_render(text: str, profile: Profile | None) -> Result:
+    """The whole post-renderer on one stream of text."""
+    stream = read_stream(text)
+    if profile is None:
+        if not untargeted(stream):
+            raise SlinkyError(
+                [
+                    Problem(
+                        f"NodeSets carry the {ANNOTATION} annotation but no profile was given",
+                        hint="pass --config FILE (or set SLINKY_PR_CONFIG)",
+                    )
+                ],
+                EXIT_PLAN,
+            )
+        validate(stream)
+        return Result(text, stream)
+    release, edits, notes = plan(stream, profile)
+    validate(stream, release)
+    output = write_stream(stream) if edits.changes else text
+    return Result(output, stream, edits.changes, notes)

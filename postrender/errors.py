@@ -1,0 +1,66 @@
+"""Errors as values: every problem carries where it is and how to fix it.
+
+Problems are collected (so a user sees all of them at once), raised once as a
+``SlinkyError`` and formatted once, at the edge (the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Exit codes, documented in the README ("Exit codes"). Helm only sees non-zero.
+EXIT_OK = 0
+EXIT_FINDINGS = 1  # lint/golden/verify: the check ran and found something
+EXIT_USAGE = 2  # bad command line (click's own code)
+EXIT_INPUT = 3  # the manifest stream cannot be read
+EXIT_PROFILE = 4  # the partition profile file is invalid
+EXIT_PLAN = 5  # the profile cannot be applied to this release (conflict, unknown name)
+EXIT_INVALID = 6  # the patched output fails schema or Kubernetes rules
+EXIT_INTERNAL = 70  # a bug in slinky-pr
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that is wrong, with everything needed to find it."""
+
+    message: str
+    document: str | None = None  # e.g. "NodeSet/slinky-slurm-worker-gpu (slurm/templates/x.yaml)"
+    path: str | None = None  # JSON path inside the document or profile, e.g. spec.extraConf
+    profile: str | None = None  # e.g. "profiles.yaml:12 partition gpu-partition"
+    hint: str | None = None
+
+    def format(self) -> str:
+        """Render as one block of text: where, then what, then the hint."""
+        where = [w for w in (self.profile, self.document) if w]
+        head = " | ".join(where)
+        if self.path:
+            head = f"{head} at {self.path}" if head else f"at {self.path}"
+        text = f"{head}: {self.message}" if head else self.message
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+
+@dataclass
+class SlinkyError(Exception):
+    """A failure the user can fix; ``problems`` lists every finding, not only the first."""
+
+    problems: list[Problem]
+    exit_code: int = EXIT_PLAN
+    title: str = "slinky-pr failed"
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def format(self) -> str:
+        """Render the title and every problem, one per block."""
+        lines = [f"{self.title} ({len(self.problems)} problem(s)):"]
+        lines += [f"  - {p.format()}" for p in self.problems]
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def fail(message: str, exit_code: int = EXIT_PLAN, **where: str | None) -> SlinkyError:
+    """Build a one-problem error; ``where`` takes the ``Problem`` location fields."""
+    return SlinkyError([Problem(message, **where)], exit_code=exit_code)

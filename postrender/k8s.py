@@ -1,0 +1,115 @@
+"""Kubernetes validation rules for the schemaless parts slinky-pr writes.
+
+The NodeSet CRD leaves the pod template unchecked (x-kubernetes-preserve-unknown-fields),
+so a bad label or toleration would pass admission and fail only when pods are created.
+These functions return (path, message) pairs; callers attach the document or profile.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# Extended resources slinky-pr writes, beyond hugepages-*: integers, requests = limits.
+EXTENDED_PREFIXES = ("nvidia.com/", "aws.amazon.com/", "vpc.amazonaws.com/")
+
+Finding = tuple[str, str]  # (path suffix, message)
+
+
+def label_key_problems(key: str) -> list[str]:
+    """Why ``key`` is not a valid label/annotation key (empty list if it is)."""
+    prefix, _, name = key.rpartition("/")
+    problems = []
+    if "/" in key and not prefix:
+        problems.append(f"label key {key!r} has an empty prefix")
+    elif prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        problems.append(f"label key prefix {prefix!r} is not a DNS subdomain (lowercase, dots)")
+    if not name or len(name) > 63 or not _NAME.match(name):
+        problems.append(
+            f"label key name {name!r} must be 1-63 characters of [A-Za-z0-9-_.], "
+            "starting and ending alphanumeric"
+        )
+    return problems
+
+
+def label_value_problems(value: object) -> list[str]:
+    """Why ``value`` is not a valid label value (empty list if it is)."""
+    if not isinstance(value, str):
+        return [f"label value {value!r} must be a string (quote it in YAML)"]
+    if value and (len(value) > 63 or not _NAME.match(value)):
+        return [f"label value {value!r} must be at most 63 characters of [A-Za-z0-9-_.]"]
+    return []
+
+
+def labels_problems(labels: Mapping[str, Any], values: bool = True) -> Iterator[Finding]:
+    """Check a labels/nodeSelector map (``values=False`` for annotations)."""
+    for key, value in labels.items():
+        for message in label_key_problems(str(key)):
+            yield f"[{key}]", message
+        if values:
+            for message in label_value_problems(value):
+                yield f"[{key}]", message
+
+
+def toleration_problems(toleration: Mapping[str, Any]) -> Iterator[Finding]:
+    """Kubernetes toleration rules the API server enforces only at pod creation."""
+    operator = toleration.get("operator", "Equal")
+    effect = toleration.get("effect", "")
+    if operator not in ("Equal", "Exists"):
+        yield ".operator", f"operator must be Equal or Exists, not {operator!r}"
+    if operator == "Exists" and toleration.get("value"):
+        yield ".value", "a toleration with operator Exists must not have a value"
+    if operator == "Equal" and not toleration.get("key"):
+        yield ".key", "a toleration with operator Equal needs a key (empty key needs Exists)"
+    if effect and effect not in EFFECTS:
+        yield ".effect", f"effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
+    if "tolerationSeconds" in toleration and effect != "NoExecute":
+        yield ".tolerationSeconds", "tolerationSeconds is only valid with effect NoExecute"
+    if toleration.get("key"):
+        for message in label_key_problems(str(toleration["key"])):
+            yield ".key", message
+
+
+def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    """Whether ``toleration`` tolerates ``taint`` (Kubernetes' own matching rule)."""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key") or ""
+    if toleration.get("operator", "Equal") == "Exists":
+        return not key or key == taint.get("key")
+    return bool(key == taint.get("key") and toleration.get("value", "") == taint.get("value", ""))
+
+
+def _is_checked(resource: str) -> bool:
+    return resource.startswith("hugepages-") or resource.startswith(EXTENDED_PREFIXES)
+
+
+def resources_problems(resources: Mapping[str, Any]) -> Iterator[Finding]:
+    """Extended resources and hugepages: limit set, request = limit, integer counts."""
+    limits = resources.get("limits") or {}
+    requests = resources.get("requests") or {}
+    if not isinstance(limits, Mapping) or not isinstance(requests, Mapping):
+        yield "", "resources.limits and resources.requests must be maps"
+        return
+    for name in sorted({*limits, *requests}):
+        if not _is_checked(str(name)):
+            continue
+        if name not in limits:
+            yield f".limits[{name}]", f"{name} needs a limit (Kubernetes requires one)"
+        elif name in requests and str(requests[name]) != str(limits[name]):
+            yield (
+                f".requests[{name}]",
+                f"{name} request {requests[name]} must equal its limit {limits[name]}",
+            )
+        whole = re.fullmatch(r"[0-9]+", str(limits.get(name, "0")))
+        if not name.startswith("hugepages-") and not whole:
+            yield f".limits[{name}]", f"{name} must be a whole number, not {limits[name]!r}"
+    if any(str(n).startswith("hugepages-") for n in limits):
+        both = {**limits, **requests}
+        if "cpu" not in both and "memory" not in both:
+            yield ".requests", "hugepages need a cpu or memory request beside them"

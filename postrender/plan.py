@@ -1,0 +1,128 @@
+"""The change plan: JSON Patch operations that each carry their reason and profile.
+
+Transforms do not edit documents directly; they ask :class:`Edits` to set, append or
+add, and every effective edit becomes a :class:`Change`. The same list serves the
+post-renderer, ``slinky explain``/``diff`` and the Kustomize export. Changes are
+applied as they are planned, so a later transform sees what an earlier one did,
+and a change that would not alter anything is never recorded (idempotence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from postrender.stream import Document, Stream
+
+Key = str | int
+
+
+def pointer(parts: Sequence[Key]) -> str:
+    """RFC 6901 pointer for a path (``/`` and ``~`` escaped)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One JSON Patch operation on one document, and why."""
+
+    document: int  # index in the stream (added documents follow the input ones)
+    op: str  # "add" or "replace", as in RFC 6902
+    path: str  # JSON pointer inside the document
+    value: Any
+    reason: str  # what the user asked for, in their words
+    partition: str | None = None  # the profile partition it comes from
+    field: str | None = None  # the profile field, e.g. "gres" or "options.MaxTime"
+
+    def as_patch(self) -> dict[str, Any]:
+        """The RFC 6902 operation alone."""
+        return {"op": self.op, "path": self.path, "value": self.value}
+
+
+@dataclass
+class Why:
+    """Where an edit comes from: the partition, its field, and a sentence."""
+
+    reason: str
+    partition: str | None = None
+    field: str | None = None
+
+
+@dataclass
+class Edits:
+    """Records and applies changes to the documents of a stream."""
+
+    stream: Stream
+    changes: list[Change] = field(default_factory=list)
+
+    def _record(self, doc: Document, op: str, parts: Sequence[Key], value: Any, why: Why) -> None:
+        doc.changed = doc.changed or not doc.added
+        self.changes.append(
+            Change(self.index(doc), op, pointer(parts), value, why.reason, why.partition, why.field)
+        )
+
+    def index(self, doc: Document) -> int:
+        """Position of a document in the output stream."""
+        if doc.added:
+            return len(self.stream.documents) + self.stream.added.index(doc)
+        return doc.index
+
+    def container(self, doc: Document, parts: Sequence[Key], why: Why) -> dict[str, Any]:
+        """The map at ``parts``, created (and recorded) where missing or null."""
+        node: Any = doc.body
+        for depth, part in enumerate(parts):
+            child = node[int(part)] if isinstance(node, list) else node.get(part)
+            if child is None:
+                child = {}
+                op = "replace" if isinstance(node, dict) and part in node else "add"
+                self._record(doc, op, parts[: depth + 1], {}, why)
+                node[part] = child
+            node = child
+        if not isinstance(node, dict):
+            raise TypeError(f"{pointer(parts)} is not a map")
+        return node
+
+    def set(self, doc: Document, parts: Sequence[Key], value: Any, why: Why) -> None:
+        """Set a map entry, creating parents; nothing is recorded if it already holds ``value``."""
+        parent = self.container(doc, parts[:-1], why)
+        key = str(parts[-1])
+        if key in parent and parent[key] == value:
+            return
+        op = "replace" if key in parent else "add"
+        parent[key] = value
+        self._record(doc, op, parts, value, why)
+
+    def append(self, doc: Document, parts: Sequence[Key], value: Any, why: Why) -> None:
+        """Append to a list (created if missing or null) unless an equal item is there."""
+        parent = self.container(doc, parts[:-1], why)
+        current = parent.get(str(parts[-1]))
+        if current is None:
+            self.set(doc, parts, [value], why)
+            return
+        if not isinstance(current, list):
+            raise TypeError(f"{pointer(parts)} is not a list")
+        if value in current:
+            return
+        current.append(value)
+        self._record(doc, "add", [*parts, "-"], value, why)
+
+    def add_document(self, doc: Document, why: Why) -> None:
+        """Add a whole new document at the end of the stream."""
+        doc.added = True
+        self.stream.added.append(doc)
+        self.changes.append(
+            Change(self.index(doc), "add", "", doc.body, why.reason, why.partition, why.field)
+        )
+
+
+def lookup(obj: Any, parts: Sequence[Key]) -> Any:
+    """The value at ``parts``, or None where any step is missing."""
+    for part in parts:
+        if isinstance(obj, dict):
+            obj = obj.get(part)
+        elif isinstance(obj, list) and isinstance(part, int) and part < len(obj):
+            obj = obj[part]
+        else:
+            return None
+    return obj

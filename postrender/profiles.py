@@ -1,0 +1,383 @@
+"""Partition profiles: the catalogue users write (DOMAIN.md §1), loaded and checked.
+
+Loading reports every problem at once, each with file, line, key and a hint, then
+resolves what the profile leaves to the instance type (``gres: auto``,
+``efa_count: auto``) from the bundled instance catalogue.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+
+from postrender import catalogue, k8s
+from postrender.errors import EXIT_PROFILE, Problem, SlinkyError
+from postrender.slurmconf import Gres
+
+DEFAULT_HUGEPAGES = "5120Mi"
+DEFAULT_MEMORY_REQUEST = "1Gi"
+# Fields that describe the node a partition runs on; partitions sharing a NodeSet must agree.
+NODE_FIELDS = (
+    "nodeSelector",
+    "tolerations",
+    "labels",
+    "annotations",
+    "gres",
+    "instance_types",
+    "efa_enabled",
+    "efa_count",
+    "hugepages",
+    "memory_request",
+    "features",
+)
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """YAML 1.1 without sexagesimal integers: ``DefaultTime: 30:00`` stays a string."""
+
+
+_ProfileLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ProfileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^[-+]?(0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|0o?[0-7_]+)$"),
+    list("-+0123456789"),
+)
+
+Path = tuple[str | int, ...]
+
+
+def _format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _build(
+    loader: _ProfileLoader,
+    node: yaml.Node,
+    path: Path,
+    lines: dict[Path, int],
+    problems: list[Problem],
+    src: str,
+) -> Any:
+    """Node tree to Python values, recording each path's line and flagging duplicate keys."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            if key in out:
+                problems.append(
+                    Problem(
+                        f"duplicate key {key!r}",
+                        profile=f"{src}:{key_node.start_mark.line + 1}",
+                        path=_format_path((*path, key)),
+                        hint="YAML keeps only the last one; remove the other",
+                    )
+                )
+            out[key] = _build(loader, value_node, (*path, key), lines, problems, src)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(loader, n, (*path, i), lines, problems, src) for i, n in enumerate(node.value)
+        ]
+    return loader.construct_object(node)
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = (files("postrender.schemas") / "profile.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _schema_at(schema: dict[str, Any], schema_path: list[str | int]) -> dict[str, Any]:
+    node: Any = schema
+    for part in schema_path[:-1]:
+        node = node[part]
+    return node if isinstance(node, dict) else {}
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of the catalogue, resolved against the instance catalogue."""
+
+    name: str
+    where: str  # "profiles.yaml:12", for messages
+    spec: Mapping[str, Any]  # the entry as written
+    gres: Gres | None = None
+    accelerator_resource: str | None = None
+    efa: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.where} partition {self.name}"
+
+    @property
+    def nodesets(self) -> list[str]:
+        return list(self.spec.get("nodesets", []))
+
+    @property
+    def instance_types(self) -> list[str]:
+        return list(self.spec.get("instance_types", []))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The selected cluster of a catalogue file."""
+
+    path: str
+    cluster: str
+    partitions: dict[str, Partition]
+    gres_conf: str | bool = "nvidia"
+    accounting_tres: bool | None = None
+
+
+def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
+    import jsonschema_rs
+
+    schema = _schema()
+    problems = []
+    for error in jsonschema_rs.validator_for(schema).iter_errors(data):
+        path: Path = tuple(error.instance_path)
+        line = lines.get(path) or lines.get(path[:-1]) or 1
+        message, hint = error.message, None
+        unexpected = getattr(error.kind, "unexpected", None)
+        if unexpected:
+            known = list(_schema_at(schema, list(error.schema_path)).get("properties", {}))
+            for key in unexpected:
+                line = lines.get((*path, key), line)
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+                problems.append(
+                    Problem(
+                        f"unknown key {key!r}",
+                        profile=f"{src}:{line}",
+                        path=_format_path((*path, key)),
+                        hint=hint,
+                    )
+                )
+            continue
+        if "is not valid under any of the given schemas" in message:
+            message = f"{error.instance!r} is not an accepted value"
+            hint = "see the profile reference in README.md"
+        problems.append(
+            Problem(message, profile=f"{src}:{line}", path=_format_path(path), hint=hint)
+        )
+    return problems
+
+
+def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition, list[Problem]]:
+    """Fill in what the instance types decide and check the entry against them."""
+    problems: list[Problem] = []
+    name = str(entry["name"])
+
+    def bad(message: str, key: str, hint: str | None = None) -> None:
+        problems.append(
+            Problem(message, profile=f"{where} partition {name}", path=f"{path}.{key}", hint=hint)
+        )
+
+    types = []
+    for i, type_name in enumerate(entry.get("instance_types", [])):
+        info = catalogue.lookup(type_name)
+        if info is None:
+            close = catalogue.suggest(type_name)
+            bad(
+                f"instance type {type_name!r} does not exist",
+                f"instance_types[{i}]",
+                f"did you mean {' or '.join(close)}?" if close else None,
+            )
+        else:
+            types.append(info)
+
+    gres: Gres | None = None
+    resource: str | None = None
+    spec_gres = entry.get("gres")
+    accelerated = [t for t in types if t.accelerator_count]
+    if spec_gres == "auto":
+        counts = {(t.accelerator_count, t.gpu_name) for t in types}
+        if not types:
+            bad(
+                "gres: auto needs instance_types", "gres", "name the instance types, or write gpu:8"
+            )
+        elif not accelerated:
+            bad(f"gres: auto, but {types[0].name} has no GPU", "gres")
+        elif len(counts) > 1:
+            bad("gres: auto, but the instance types differ in GPU count or model", "gres")
+        else:
+            first = accelerated[0]
+            gres_name = "gpu" if first.accelerator_resource == "nvidia.com/gpu" else "neuron"
+            gres = Gres(gres_name, first.gpu_name or None, first.accelerator_count)
+    elif spec_gres:
+        gres = Gres.parse(spec_gres)
+        if gres.count < 1:
+            bad("GRES count must be at least 1", "gres")
+        for t in types:
+            if gres.count > t.accelerator_count:
+                bad(
+                    f"gres asks for {gres.count} but {t.name} has {t.accelerator_count} GPUs",
+                    "gres",
+                )
+            elif gres.type and t.gpu_name and gres.type not in t.gpu_name:
+                bad(
+                    f"GRES type {gres.type!r} does not match {t.name}'s GPU {t.gpu_name!r}",
+                    "gres",
+                    f"use gpu:{t.gpu_name}:{gres.count}",
+                )
+    if gres:
+        resource = next((t.accelerator_resource for t in accelerated), None) or (
+            "aws.amazon.com/neuron" if gres.name == "neuron" else "nvidia.com/gpu"
+        )
+
+    efa = 0
+    if entry.get("efa_enabled"):
+        asked = entry.get("efa_count", "auto")
+        for t in types:
+            if t.max_efa == 0:
+                bad(f"efa_enabled, but {t.name} has no EFA interface", "efa_enabled")
+            elif asked != "auto" and int(asked) > t.max_efa:
+                bad(
+                    f"efa_count {asked} is more than {t.name}'s maximum of {t.max_efa}", "efa_count"
+                )
+        if asked == "auto":
+            if types:
+                efa = min(t.max_efa for t in types)
+            else:
+                bad("efa_count: auto needs instance_types", "efa_count", "give efa_count: N")
+        else:
+            efa = int(asked)
+    elif "efa_count" in entry:
+        bad("efa_count without efa_enabled: true", "efa_count")
+
+    for key in ("nodeSelector", "labels"):
+        for sub, message in k8s.labels_problems(entry.get(key, {})):
+            bad(message, key + sub)
+    for sub, message in k8s.labels_problems(entry.get("annotations", {}), values=False):
+        bad(message, "annotations" + sub)
+    for i, tol in enumerate(entry.get("tolerations", [])):
+        for sub, message in k8s.toleration_problems(tol):
+            bad(message, f"tolerations[{i}]{sub}")
+
+    partition = Partition(
+        name=name,
+        where=where,
+        spec=entry,
+        gres=gres,
+        accelerator_resource=resource,
+        efa=efa,
+        options=dict(entry.get("options", {})),
+    )
+    return partition, problems
+
+
+def load_profile(path: str, cluster: str | None = None) -> Profile:
+    """Load, validate and resolve a catalogue file; raise one error listing every problem."""
+    src = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise SlinkyError(
+            [Problem(f"cannot read profile: {exc.strerror}", profile=path)], EXIT_PROFILE
+        ) from None
+    return parse_profile(text, src, cluster)
+
+
+def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None) -> Profile:
+    """Like :func:`load_profile`, from text; ``src`` names the file in messages."""
+    title = "invalid partition profile"
+    loader = _ProfileLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{src}:{mark.line + 1}" if mark else src
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise SlinkyError(
+            [Problem(f"invalid YAML: {reason}", profile=where)], EXIT_PROFILE, title
+        ) from None
+    if node is None:
+        raise SlinkyError([Problem("the profile file is empty", profile=src)], EXIT_PROFILE, title)
+    lines: dict[Path, int] = {}
+    problems: list[Problem] = []
+    data = _build(loader, node, (), lines, problems, src)
+    problems += _check_schema(data, lines, src)
+    if problems:
+        raise SlinkyError(problems, EXIT_PROFILE, title)
+
+    clusters = {c["name"]: (i, c) for i, c in enumerate(data["clusters"])}
+    if cluster is None and len(clusters) > 1:
+        raise SlinkyError(
+            [
+                Problem(
+                    f"the file has {len(clusters)} clusters",
+                    profile=src,
+                    hint=f"choose one with --cluster: {', '.join(clusters)}",
+                )
+            ],
+            EXIT_PROFILE,
+            title,
+        )
+    chosen = cluster or next(iter(clusters))
+    if chosen not in clusters:
+        raise SlinkyError(
+            [
+                Problem(
+                    f"no cluster named {chosen!r}",
+                    profile=src,
+                    hint=f"known: {', '.join(clusters)}",
+                )
+            ],
+            EXIT_PROFILE,
+            title,
+        )
+    index, entry = clusters[chosen]
+    partitions: dict[str, Partition] = {}
+    for i, raw in enumerate(entry["partitions"]):
+        path = f"clusters[{index}].partitions[{i}]"
+        where = f"{src}:{lines.get(('clusters', index, 'partitions', i), 1)}"
+        if raw["name"] in partitions:
+            problems.append(
+                Problem(
+                    f"partition {raw['name']!r} is defined twice",
+                    profile=where,
+                    path=f"{path}.name",
+                    hint=f"first defined at {partitions[raw['name']].where}",
+                )
+            )
+            continue
+        partition, found = _resolve(raw, where, path)
+        problems += found
+        partitions[partition.name] = partition
+    defaults = [p for p in partitions.values() if p.options.get("Default") in (True, "YES")]
+    if len(defaults) > 1:
+        problems.append(
+            Problem(
+                "more than one partition has Default=YES: " + ", ".join(p.name for p in defaults),
+                profile=defaults[1].label,
+                hint="Slurm has one default partition",
+            )
+        )
+    if problems:
+        raise SlinkyError(problems, EXIT_PROFILE, title)
+    return Profile(
+        path=src,
+        cluster=chosen,
+        partitions=partitions,
+        gres_conf=entry.get("gres_conf", "nvidia"),
+        accounting_tres=entry.get("accounting_tres"),
+    )

@@ -1,0 +1,185 @@
+"""The release as slinky-pr sees it: which NodeSets a profile targets, and the Controller.
+
+A NodeSet is targeted when its ``slinky-pr/partition`` annotation (on the NodeSet,
+or only on its pod template in chart 1.0.x) names profile partitions, or when a
+partition lists its key under ``nodesets``. Several partitions may share a NodeSet;
+the node-level settings they imply must then agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from postrender.errors import EXIT_PLAN, Problem, SlinkyError
+from postrender.profiles import NODE_FIELDS, Partition, Profile
+from postrender.slurmconf import Gres
+from postrender.stream import Document, Stream
+
+ANNOTATION = "slinky-pr/partition"
+SLINKY_GROUP = "slinky.slurm.net/"
+
+
+@dataclass
+class Target:
+    """A NodeSet and the partitions it belongs to."""
+
+    doc: Document
+    prefix: list[str | int]  # path of the NodeSet inside the document ([] or [items, i])
+    key: str
+    partitions: list[Partition]
+    owners: dict[str, Partition] = field(default_factory=dict)  # node field -> partition
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        node: Any = self.doc.body
+        for part in self.prefix:
+            node = node[part]
+        return node  # type: ignore[no-any-return]
+
+    @property
+    def gres(self) -> Gres | None:
+        """The GRES this NodeSet advertises, if any partition sets one."""
+        owner = self.owners.get("gres")
+        return owner.gres if owner else None
+
+    def owner(self, name: str) -> Partition | None:
+        """The partition that sets node-level field ``name`` for this NodeSet."""
+        return self.owners.get(name)
+
+
+@dataclass
+class SlinkyObject:
+    """Any Slinky or core object found in the stream, with where it sits."""
+
+    doc: Document
+    prefix: list[str | int]
+    obj: dict[str, Any]
+
+
+@dataclass
+class Release:
+    """Targets plus the objects transforms need to find."""
+
+    stream: Stream
+    profile: Profile
+    targets: list[Target]
+    controllers: list[SlinkyObject]
+    nodesets: list[SlinkyObject]
+    configmaps: list[SlinkyObject]
+    has_accounting: bool
+
+    @property
+    def controller(self) -> SlinkyObject | None:
+        return self.controllers[0] if self.controllers else None
+
+
+def nodeset_key(obj: dict[str, Any]) -> str:
+    """The chart's nodesets.<key>: the pod hostname prefix, else the name after ``-worker-``."""
+    spec = obj.get("spec") or {}
+    hostname = ((spec.get("template") or {}).get("spec") or {}).get("hostname")
+    if isinstance(hostname, str) and hostname.strip("-"):
+        return hostname.rstrip("-")
+    name = str((obj.get("metadata") or {}).get("name", ""))
+    return name.rsplit("-worker-", 1)[-1]
+
+
+def partition_annotation(obj: dict[str, Any]) -> str | None:
+    """The slinky-pr/partition annotation, from the NodeSet or (chart 1.0.x) its template."""
+    for meta in (
+        obj.get("metadata"),
+        ((obj.get("spec") or {}).get("template") or {}).get("metadata"),
+    ):
+        annotations = (meta or {}).get("annotations") if isinstance(meta, dict) else None
+        if isinstance(annotations, dict) and annotations.get(ANNOTATION):
+            return str(annotations[ANNOTATION])
+    return None
+
+
+def _owners(target: Target, problems: list[Problem]) -> None:
+    for name in NODE_FIELDS:
+        for partition in target.partitions:
+            if name not in partition.spec:
+                continue
+            first = target.owners.get(name)
+            if first is None:
+                target.owners[name] = partition
+            elif first.spec[name] != partition.spec[name]:
+                problems.append(
+                    Problem(
+                        f"partitions {first.name} and {partition.name} share this NodeSet "
+                        f"but disagree on {name}",
+                        document=target.doc.label,
+                        profile=partition.label,
+                        hint=f"give {name} the same value in both, or set it in one only",
+                    )
+                )
+
+
+def build_release(stream: Stream, profile: Profile) -> Release:
+    """Find the targets and the objects transforms need; all targeting errors at once."""
+    problems: list[Problem] = []
+    controllers, nodesets, configmaps = [], [], []
+    has_accounting = False
+    for doc in stream.documents:
+        for pointer_prefix, obj in doc.objects():
+            prefix: list[str | int] = (
+                ["items", int(pointer_prefix.rsplit("/", 1)[1])] if pointer_prefix else []
+            )
+            kind, api = obj.get("kind"), str(obj.get("apiVersion", ""))
+            found = SlinkyObject(doc, prefix, obj)
+            if api.startswith(SLINKY_GROUP):
+                if kind == "Controller":
+                    controllers.append(found)
+                elif kind == "NodeSet":
+                    nodesets.append(found)
+                elif kind == "Accounting":
+                    has_accounting = True
+            elif kind == "ConfigMap" and api == "v1":
+                configmaps.append(found)
+
+    by_key: dict[str, list[Partition]] = {}
+    for partition in profile.partitions.values():
+        for key in partition.nodesets:
+            by_key.setdefault(key, []).append(partition)
+
+    targets = []
+    for found in nodesets:
+        key = nodeset_key(found.obj)
+        chosen: list[Partition] = []
+        annotation = partition_annotation(found.obj)
+        for name in (n.strip() for n in (annotation or "").split(",")):
+            if not name:
+                continue
+            if name not in profile.partitions:
+                problems.append(
+                    Problem(
+                        f"annotation {ANNOTATION} names partition {name!r}, which the profile "
+                        f"({profile.path}, cluster {profile.cluster}) does not define",
+                        document=found.doc.label,
+                        path="metadata.annotations",
+                        hint="known partitions: " + ", ".join(profile.partitions),
+                    )
+                )
+            elif profile.partitions[name] not in chosen:
+                chosen.append(profile.partitions[name])
+        chosen += [p for p in by_key.get(key, []) if p not in chosen]
+        if chosen:
+            target = Target(found.doc, found.prefix, key, chosen)
+            _owners(target, problems)
+            targets.append(target)
+
+    keys = {nodeset_key(n.obj) for n in nodesets}
+    for key, partitions in by_key.items():
+        if key not in keys:
+            problems.append(
+                Problem(
+                    f"partition {partitions[0].name} lists NodeSet {key!r}, "
+                    "which the release does not render",
+                    profile=partitions[0].label,
+                    hint="NodeSets in the release: " + (", ".join(sorted(keys)) or "none"),
+                )
+            )
+    if problems:
+        raise SlinkyError(problems, EXIT_PLAN, "the profile does not fit this release")
+    return Release(stream, profile, targets, controllers, nodesets, configmaps, has_accounting)

@@ -1,0 +1,33 @@
+"""The transforms, applied in order; one module each, configuration in, changes out.
+
+Each module exposes ``apply(ctx)``. It reads the release and the profile from the
+context, plans its edits through ``ctx.edits`` (which records and applies them),
+and reports what it cannot do as problems rather than raising, so the user sees
+every problem of a run at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from postrender.errors import Problem
+from postrender.plan import Edits
+from postrender.release import Release
+
+
+@dataclass
+class Context:
+    """What a transform works with."""
+
+    release: Release
+    edits: Edits
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def pipeline() -> list[Callable[[Context], None]]:
+    """The transforms in the order they run: node scheduling first, Slurm config last."""
+    from postrender.transforms import accelerators, controller, efa, partitions, scheduling
+
+    return [scheduling.apply, accelerators.apply, efa.apply, partitions.apply, controller.apply]

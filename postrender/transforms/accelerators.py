@@ -1,0 +1,112 @@
+"""Accelerators: GPUs (or Neuron devices) for slurmd, and the GRES Slurm advertises.
+
+For a partition with ``gres: gpu:a100:8`` on p4d.24xlarge:
+
+- ``spec.slurmd.resources.limits`` and ``requests`` get ``nvidia.com/gpu: 8``
+  (``aws.amazon.com/neuron`` on Trainium/Inferentia), so the device plugin hands the
+  GPUs to the slurmd container;
+- ``spec.extraConf`` gets ``Gres=gpu:a100:8`` merged the way the operator merges
+  (one Gres key, single spaces, other keys kept) and ``Features`` extended with the
+  instance type (when the partition names exactly one), ``efa`` and the profile's
+  ``features``.
+
+Without both, jobs asking ``--gres=gpu`` fail (``Gres=(null)``).
+"""
+
+from __future__ import annotations
+
+from postrender.errors import Problem
+from postrender.plan import Why, lookup
+from postrender.profiles import Partition
+from postrender.release import Target
+from postrender.slurmconf import (
+    ConfError,
+    format_tokens,
+    merge_gres,
+    merge_list_token,
+    parse_tokens,
+)
+from postrender.transforms import Context
+
+RESOURCES = ["spec", "slurmd", "resources"]
+
+
+def _features(target: Target) -> tuple[list[str], str | None]:
+    features: list[str] = []
+    owner = None
+    types = target.owner("instance_types")
+    if types and len(types.instance_types) == 1:
+        features.append(types.instance_types[0].removeprefix("ml."))
+        owner = types.name
+    efa = target.owner("efa_enabled")
+    if efa and efa.efa:
+        features.append("efa")
+        owner = owner or efa.name
+    extra = target.owner("features")
+    if extra:
+        features += [f for f in extra.spec["features"] if f not in features]
+        owner = owner or extra.name
+    return features, owner
+
+
+def set_resource(
+    ctx: Context, target: Target, name: str, value: int | str, owner: Partition, why: Why
+) -> None:
+    """Set a limit and an equal request, refusing to overwrite a different chart value."""
+    for side in ("limits", "requests"):
+        current = lookup(target.obj, [*RESOURCES, side, name])
+        if current is not None and str(current) != str(value):
+            ctx.problems.append(
+                Problem(
+                    f"{name} {side} is {current} in the chart's values, the profile needs {value}",
+                    document=target.doc.label,
+                    path=".".join([*RESOURCES, side, name]),
+                    profile=owner.label,
+                    hint="remove it from the chart's values and let slinky-pr set it",
+                )
+            )
+            return
+    for side in ("limits", "requests"):
+        ctx.edits.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
+
+
+def apply(ctx: Context) -> None:
+    """GPU resources and GRES/Features tokens for every targeted NodeSet."""
+    for target in ctx.release.targets:
+        owner = target.owner("gres")
+        tokens_before = lookup(target.obj, ["spec", "extraConf"])
+        try:
+            tokens = parse_tokens(tokens_before, strict=False)
+        except ConfError as exc:
+            ctx.problems.append(Problem(str(exc), document=target.doc.label, path="spec.extraConf"))
+            continue
+        if owner and owner.gres and owner.accelerator_resource:
+            resource, count = owner.accelerator_resource, owner.gres.count
+            why = Why(f"{resource}: {count} for Gres={owner.gres}", owner.name, "gres")
+            set_resource(ctx, target, resource, count, owner, why)
+            try:
+                merge_gres(tokens, owner.gres)
+            except ConfError as exc:
+                ctx.problems.append(
+                    Problem(
+                        str(exc),
+                        document=target.doc.label,
+                        path="spec.extraConf",
+                        profile=owner.label,
+                    )
+                )
+        features, features_owner = _features(target)
+        merge_list_token(tokens, "Features", features)
+        line = format_tokens(tokens)
+        if tokens and line != tokens_before:
+            reason = "Gres/Features for slurmd --conf"
+            ctx.edits.set(
+                target.doc,
+                [*target.prefix, "spec", "extraConf"],
+                line,
+                Why(
+                    reason,
+                    (owner.name if owner else features_owner),
+                    "gres" if owner else "features",
+                ),
+            )

@@ -1,0 +1,104 @@
+"""Partitions: one ``PartitionName=`` line per profile partition, in the Controller.
+
+Users look for their partition by the name in their catalogue (``gpu-partition``),
+not by the NodeSet key. slinky-pr writes
+``PartitionName=<name> Nodes=<keys of the NodeSets it targets> <options>`` into the
+Controller's ``spec.extraConf``, where the chart's own ``partitions`` map renders.
+
+Example: ``gpu-partition`` on NodeSet ``gpu`` with ``options: {MaxTime: 2-00:00:00,
+PriorityTier: 10}`` → ``PartitionName=gpu-partition Nodes=gpu MaxTime=2-00:00:00
+PriorityTier=10``. A partition the chart already defines differently, a NodeSet
+partition of the same name, or a second ``Default=YES`` is reported, never duplicated.
+"""
+
+from __future__ import annotations
+
+from postrender.errors import Problem
+from postrender.plan import Why, lookup
+from postrender.release import nodeset_key
+from postrender.slurmconf import conf_lines, is_default, join_block, partition_line, partition_names
+from postrender.transforms import Context
+
+
+def apply(ctx: Context) -> None:
+    """Append the profile's partition lines to the Controller extraConf."""
+    release = ctx.release
+    nodes_of: dict[str, list[str]] = {}
+    for target in release.targets:
+        for partition in target.partitions:
+            nodes_of.setdefault(partition.name, [])
+            if target.key not in nodes_of[partition.name]:
+                nodes_of[partition.name].append(target.key)
+    for name, partition in release.profile.partitions.items():
+        if name not in nodes_of:
+            ctx.notes.append(
+                f"{partition.label}: no NodeSet in this release belongs to it; skipped"
+            )
+    if not nodes_of:
+        return
+    controller = release.controller
+    if controller is None:
+        ctx.problems.append(
+            Problem(
+                "the release has no Controller to carry the PartitionName lines",
+                hint="render the chart with its controller enabled",
+            )
+        )
+        return
+
+    before = lookup(controller.obj, ["spec", "extraConf"])
+    lines = conf_lines(before)
+    existing = partition_names(lines)
+    defaults = [line for line in existing.values() if is_default(line)]
+    own: dict[str, str] = {}
+    for nodeset in release.nodesets:
+        spec_partition = lookup(nodeset.obj, ["spec", "partition"]) or {}
+        if spec_partition.get("enabled"):
+            own[nodeset_key(nodeset.obj)] = nodeset.doc.label
+            if is_default(str(spec_partition.get("config") or "")):
+                defaults.append(f"NodeSet {nodeset_key(nodeset.obj)} partition")
+
+    for name, partition in release.profile.partitions.items():
+        nodes = nodes_of.get(name)
+        if not nodes:
+            continue
+        line = partition_line(name, nodes, partition.options)
+        if existing.get(name) == line:
+            continue  # written by an earlier run: idempotent
+        if name in existing:
+            ctx.problems.append(
+                Problem(
+                    f"the chart already defines partition {name}: {existing[name]!r}",
+                    document=controller.doc.label,
+                    path="spec.extraConf",
+                    profile=partition.label,
+                    hint="remove it from the chart's partitions map, or rename the partition",
+                )
+            )
+            continue
+        if name in own:
+            ctx.problems.append(
+                Problem(
+                    f"NodeSet {name}'s own partition (spec.partition.enabled) is also named {name}",
+                    document=own[name],
+                    path="spec.partition.enabled",
+                    profile=partition.label,
+                    hint="disable the NodeSet partition or rename the profile partition",
+                )
+            )
+            continue
+        if is_default(line) and defaults:
+            ctx.problems.append(
+                Problem(
+                    f"partition {name} has Default=YES, but the release already has "
+                    f"a default: {defaults[0]}",
+                    document=controller.doc.label,
+                    profile=partition.label,
+                    hint="Slurm has one default partition: drop Default from one of them",
+                )
+            )
+            continue
+        lines.append(line)
+        why = Why(f"partition line {line}", partition.name, "options")
+        path = [*controller.prefix, "spec", "extraConf"]
+        ctx.edits.set(controller.doc, path, join_block(lines, before), why)
