@@ -167,3 +167,78 @@ def diff(config: str | None, cluster: str | None, color: bool | None, stream_fil
 
     result = _run_engine(config, cluster, stream_file)
     click.echo(explain_mod.diff(result, sys.stdout.isatty() if color is None else color), nl=False)
+
+
+def _render_options(func: Callable[P, R]) -> Callable[P, R]:
+    """Options shared by commands that render a chart: CHART, -f, --set, release, namespace."""
+    for option in reversed(
+        [
+            click.option("--values", "-f", "values", multiple=True, metavar="FILE"),
+            click.option("--set", "set_values", multiple=True, metavar="K=V"),
+            click.option("--release", default="slinky", show_default=True),
+            click.option("--namespace", "-n", default=None, help="Default: $HELM_NAMESPACE."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@slinky_main.command()
+@click.argument("chart")
+@_render_options
+@click.option(
+    "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
+)
+@click.option("--cluster", metavar="NAME")
+@_guard
+def render(
+    chart: str,
+    values: tuple[str, ...],
+    set_values: tuple[str, ...],
+    release: str,
+    namespace: str | None,
+    config: str | None,
+    cluster: str | None,
+) -> None:
+    """Render CHART and post-render it, as `helm template --post-renderer slinky-pr` would."""
+    from postrender.engine import post_render
+    from postrender.render import render_chart
+
+    text = render_chart(chart, list(values), list(set_values), release, namespace)
+    result = post_render(text, load_profile_option(config, cluster))
+    sys.stdout.write(result.output)
+
+
+@slinky_main.group()
+def golden() -> None:
+    """Golden-file cases for chart CI (see README, "Golden tests")."""
+
+
+@golden.command("check")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--color/--no-color", default=None)
+def golden_check(directory: str, color: bool | None) -> None:
+    """Compare every case under DIRECTORY with its expectation; exit 1 on any difference."""
+    from postrender import golden as golden_mod
+
+    cases = golden_mod.find_cases(Path(directory))
+    colour = sys.stdout.isatty() if color is None else color
+    failed = 0
+    for case in cases:
+        verdict = golden_mod.check(case, colour)
+        click.echo(f"{'ok  ' if verdict.ok else 'FAIL'} {case.directory}")
+        if not verdict.ok:
+            failed += 1
+            click.echo(verdict.diff)
+    click.echo(f"{len(cases) - failed} passed, {failed} failed")
+    sys.exit(1 if failed or not cases else 0)
+
+
+@golden.command("update")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def golden_update(directory: str) -> None:
+    """Rewrite the expectation of every case under DIRECTORY; list the ones that changed."""
+    from postrender import golden as golden_mod
+
+    for case in golden_mod.find_cases(Path(directory)):
+        click.echo(f"{'updated  ' if golden_mod.update(case) else 'unchanged'} {case.directory}")

@@ -31,7 +31,7 @@ def plan(stream: Stream, profile: Profile) -> tuple[Release, Edits, list[str]]:
     from postrender.transforms import Context, pipeline
 
     release = build_release(stream, profile)
-    ctx = Context(release, Edits(stream))
+    ctx = Context(release, Edits(stream), notes=list(release.notes))
     for transform in pipeline():
         transform(ctx)
     if ctx.problems:

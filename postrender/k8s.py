@@ -24,6 +24,11 @@ def label_key_problems(key: str) -> list[str]:
     """Why ``key`` is not a valid label/annotation key (empty list if it is)."""
     prefix, _, name = key.rpartition("/")
     problems = []
+    if "://" in key:
+        return [
+            f"label key {key!r} looks like a URL, not a label key "
+            '(EFA nodes carry vpc.amazonaws.com/efa.present: "true")'
+        ]
     if "/" in key and not prefix:
         problems.append(f"label key {key!r} has an empty prefix")
     elif prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):

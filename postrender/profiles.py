@@ -172,13 +172,21 @@ def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
                     )
                 )
             continue
-        if "is not valid under any of the given schemas" in message:
-            message = f"{error.instance!r} is not an accepted value"
-            hint = "see the profile reference in README.md"
+        schema_path = list(error.schema_path)
+        described = _schema_at(schema, schema_path).get("description")
+        if schema_path and schema_path[-1] in ("oneOf", "anyOf"):
+            message = f"{json.dumps(error.instance)} is not an accepted value"
+        if isinstance(error.instance, bool) and "string" in message:
+            hint = f'quote it: "{str(error.instance).lower()}"'
         problems.append(
-            Problem(message, profile=f"{src}:{line}", path=_format_path(path), hint=hint)
+            Problem(
+                message,
+                profile=f"{src}:{line}",
+                path=_format_path(path),
+                hint=hint or (f"expected {described}" if described else None),
+            )
         )
-    return problems
+    return sorted(problems, key=lambda p: int((p.profile or ":0").rsplit(":", 1)[1]))
 
 
 def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition, list[Problem]]:

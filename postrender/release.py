@@ -68,6 +68,7 @@ class Release:
     nodesets: list[SlinkyObject]
     configmaps: list[SlinkyObject]
     has_accounting: bool
+    notes: list[str] = field(default_factory=list)
 
     @property
     def controller(self) -> SlinkyObject | None:
@@ -169,17 +170,17 @@ def build_release(stream: Stream, profile: Profile) -> Release:
             _owners(target, problems)
             targets.append(target)
 
+    # A catalogue may serve several releases: a key this release lacks is only a note.
     keys = {nodeset_key(n.obj) for n in nodesets}
-    for key, partitions in by_key.items():
-        if key not in keys:
-            problems.append(
-                Problem(
-                    f"partition {partitions[0].name} lists NodeSet {key!r}, "
-                    "which the release does not render",
-                    profile=partitions[0].label,
-                    hint="NodeSets in the release: " + (", ".join(sorted(keys)) or "none"),
-                )
-            )
+    notes = [
+        f"{partition.label}: lists NodeSet {key!r}, which this release does not render "
+        f"(it has: {', '.join(sorted(keys)) or 'none'})"
+        for key, partitions in by_key.items()
+        if key not in keys
+        for partition in partitions
+    ]
     if problems:
         raise SlinkyError(problems, EXIT_PLAN, "the profile does not fit this release")
-    return Release(stream, profile, targets, controllers, nodesets, configmaps, has_accounting)
+    return Release(
+        stream, profile, targets, controllers, nodesets, configmaps, has_accounting, notes
+    )

@@ -1,0 +1,175 @@
+"""Validate rendered documents against the JSON Schemas generated from the upstream CRDs.
+
+The schemas live in ``schemas/k8s`` (package ``postrender.schemas``) and are produced by
+``tools/crd2schema.py``; ``index.json`` maps ``apiVersion/kind`` to one or more schema files
+(one per upstream release whose shape differs). A document is valid if it matches any of
+them, so manifests rendered by older charts are accepted alongside current ones.
+
+This runs on the post-renderer's hot path: ``jsonschema_rs`` and the schema files are
+loaded on first use only, and each schema is compiled once per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jsonschema_rs
+
+_SCHEMA_DIR = "k8s"
+_INDEX = "index.json"
+# Long messages embed the offending value (e.g. a whole object); cut them to stay readable.
+_MAX_MESSAGE = 300
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One schema violation: where in the document, and what is wrong."""
+
+    path: str  # e.g. "spec.template.spec.tolerations[0].effect"; "" for the document root
+    message: str
+
+
+def format_path(parts: Iterable[str | int]) -> str:
+    """Render a JSON instance path as ``a.b[0].c``; keys with dots or slashes are quoted.
+
+    >>> format_path(["metadata", "labels", "app.kubernetes.io/name"])
+    'metadata.labels["app.kubernetes.io/name"]'
+    """
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif _PLAIN_KEY.fullmatch(part):
+            out.append(f".{part}" if out else part)
+        else:
+            escaped = part.replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'["{escaped}"]')
+    return "".join(out)
+
+
+def _read_schema_text(name: str) -> str:
+    from importlib.resources import files
+
+    return (files("postrender.schemas") / _SCHEMA_DIR / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _index() -> dict[str, tuple[str, ...]]:
+    import json
+
+    raw: dict[str, Any] = json.loads(_read_schema_text(_INDEX))
+    # "$comment" (provenance) is not an apiVersion/kind entry.
+    return {key: tuple(names) for key, names in raw.items() if not key.startswith("$")}
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema_rs.Validator:
+    import json
+
+    import jsonschema_rs
+
+    schema = json.loads(_read_schema_text(name))
+    # Formats are checked (date-time fields such as scheduledUpdate.startTime); the
+    # Kubernetes-only formats (int32, int64, ...) are unknown to the validator and ignored.
+    return jsonschema_rs.validator_for(schema, validate_formats=True, ignore_unknown_formats=True)
+
+
+def known_kind(api_version: str, kind: str) -> bool:
+    """Return True if a schema exists for ``apiVersion``/``kind``."""
+    return f"{api_version}/{kind}" in _index()
+
+
+def schema_names(api_version: str, kind: str) -> tuple[str, ...]:
+    """Return the schema files (newest shape first) for ``apiVersion``/``kind``, or ``()``."""
+    return _index().get(f"{api_version}/{kind}", ())
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn what a YAML safe loader can produce into JSON types, as the API server would.
+
+    Unquoted timestamps load as ``datetime``, ``!!binary`` as ``bytes`` and ``1: x`` gives an
+    int key; jsonschema_rs refuses those, while Kubernetes' YAML-to-JSON step makes strings.
+    """
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return {str(key): None for key in value}
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    return message[: _MAX_MESSAGE - 3] + "..."
+
+
+def _problems(error: jsonschema_rs.ValidationError) -> Iterable[SchemaProblem]:
+    unexpected = getattr(error.kind, "unexpected", None)
+    if error.kind.name == "additionalProperties" and unexpected:
+        # One problem per unknown field, located at the field itself: "spec.taintKubeNodes:
+        # unknown field" is easier to act on than a list attached to the parent object.
+        for key in unexpected:
+            yield SchemaProblem(format_path([*error.instance_path, key]), f"unknown field {key!r}")
+        return
+    inner = getattr(error.kind, "error", None)
+    if error.kind.name == "propertyNames" and inner is not None and isinstance(inner.instance, str):
+        # Point at the bad key (e.g. a label key) rather than at the whole map.
+        path = format_path([*error.instance_path, inner.instance])
+        yield SchemaProblem(path, _shorten(f"invalid key: {inner.message}"))
+        return
+    yield SchemaProblem(format_path(error.instance_path), _shorten(error.message))
+
+
+def _errors(validator: jsonschema_rs.Validator, doc: Any) -> list[SchemaProblem]:
+    found = {problem for error in validator.iter_errors(doc) for problem in _problems(error)}
+    return sorted(found, key=lambda p: (p.path, p.message))
+
+
+def validate_document(doc: dict[str, Any]) -> list[SchemaProblem]:
+    """Validate one Kubernetes document; return its problems, or ``[]`` if it is valid.
+
+    Documents whose ``apiVersion``/``kind`` has no schema (Secrets, Services, ...) are not
+    checked and return ``[]``. When several shapes exist for the kind and the document fails
+    all of them, the problems of the shape with the fewest problems are returned (the newest
+    shape wins a tie), since that is most likely the one the author meant.
+    """
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return []
+    names = schema_names(api_version, kind)
+    if not names:
+        return []
+
+    try:
+        return _validate(names, doc)
+    except ValueError:
+        # Raised for values JSON cannot hold; convert once, only on this rare path.
+        return _validate(names, _jsonable(doc))
+
+
+def _validate(names: tuple[str, ...], instance: Any) -> list[SchemaProblem]:
+    best: list[SchemaProblem] | None = None
+    for name in names:
+        validator = _validator(name)
+        if validator.is_valid(instance):
+            return []
+        problems = _errors(validator, instance)
+        if best is None or len(problems) < len(best):
+            best = problems
+    return best or []

@@ -1,0 +1,387 @@
+"""Convert upstream CRDs into JSON Schema files for the post-renderer's validator.
+
+Usage (from the repository root)::
+
+    python tools/crd2schema.py [--crds DIR ...] [--out DIR]
+
+By default the CRDs are read from ``../shared/reference/crds`` (the team's reference copy)
+and ``testdata/upstream/crds`` (the same files plus older Slinky operator CRDs that the
+reference lacks but charts 1.0.x/1.1.x render against); a file present in both must be
+byte-identical. The output directory (default ``schemas/k8s``) is fully generated: every run
+rewrites all files, deletes ``*.json`` files it did not produce, and produces byte-identical
+output for identical input.
+
+The conversion follows kubeconform's ``openapi2jsonschema``: each served version's
+``openAPIV3Schema`` becomes one standalone schema, with these Kubernetes extensions mapped
+onto plain JSON Schema:
+
+* ``nullable: true`` adds ``null`` to the allowed types (the chart renders empty lists such
+  as ``configFileRefs:`` as ``null``, which the API server accepts);
+* ``x-kubernetes-int-or-string: true`` becomes ``type: [integer, string]``;
+* ``x-kubernetes-preserve-unknown-fields: true`` leaves the object open;
+* any other object that declares ``properties`` gets ``additionalProperties: false``, so a
+  misspelt field is reported instead of being silently pruned by the API server.
+
+CEL rules (``x-kubernetes-validations``) cannot be expressed in JSON Schema and are dropped,
+as are descriptions (to keep the files small).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CRDS = (
+    REPO_ROOT.parent / "shared" / "reference" / "crds",
+    REPO_ROOT / "testdata" / "upstream" / "crds",
+)
+DEFAULT_OUT = REPO_ROOT / "schemas" / "k8s"
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+GENERATOR = "tools/crd2schema.py"
+
+# Upstream provenance per source file, copied from reference/README.md. Kept in code rather
+# than parsed from the README because the README abbreviates file names in its table.
+_SLINKY_HEAD = "SlinkyProject/slurm-operator @ f2ed3fc (after v1.2.1), config/crd/bases/"
+_SLINKY_101 = "SlinkyProject/slurm-operator tag v1.0.1, config/crd/bases/"
+# Not in reference/: taken from the same repository's tags (see testdata/upstream/SOURCE.md)
+# because chart 1.0.1 renders spec.controllerRef.namespace (dropped after 1.0) and chart 1.1.2
+# renders NodeSet spec.taintKubeNodes (dropped in 1.2); neither HEAD nor v1.0.1 has both.
+_SLINKY_101_EXTRA = "SlinkyProject/slurm-operator tag v1.0.1 (d986a3b7), config/crd/bases/"
+_SLINKY_112_EXTRA = "SlinkyProject/slurm-operator tag v1.1.2 (3c354335), config/crd/bases/"
+_KARPENTER_AWS = "aws/karpenter-provider-aws v1.14.1, pkg/apis/crds/"
+_KARPENTER_CORE = "kubernetes-sigs/karpenter (provider-neutral NodePool)"
+_KARPENTER_V1BETA1 = (
+    "aws/karpenter-provider-aws v0.37.0 (last v1beta1; for recognising deprecated manifests)"
+)
+PROVENANCE: dict[str, str] = {
+    "slinky.slurm.net_nodesets_HEAD.yaml": _SLINKY_HEAD,
+    "slinky.slurm.net_controllers_HEAD.yaml": _SLINKY_HEAD,
+    "slinky.slurm.net_loginsets_HEAD.yaml": _SLINKY_HEAD,
+    "slinky.slurm.net_restapis_HEAD.yaml": _SLINKY_HEAD,
+    "slinky.slurm.net_accountings_HEAD.yaml": _SLINKY_HEAD,
+    "slinky.slurm.net_tokens_HEAD.yaml": _SLINKY_HEAD,
+    "slinky.slurm.net_nodesets_v1.0.1.yaml": _SLINKY_101,
+    "slinky.slurm.net_controllers_v1.0.1.yaml": _SLINKY_101,
+    "slinky.slurm.net_restapis_v1.0.1.yaml": _SLINKY_101_EXTRA,
+    "slinky.slurm.net_loginsets_v1.0.1.yaml": _SLINKY_101_EXTRA,
+    "slinky.slurm.net_tokens_v1.0.1.yaml": _SLINKY_101_EXTRA,
+    "slinky.slurm.net_nodesets_v1.1.2.yaml": _SLINKY_112_EXTRA,
+    "karpenter.sh_nodepools.yaml": _KARPENTER_AWS,
+    "karpenter.k8s.aws_ec2nodeclasses.yaml": _KARPENTER_AWS,
+    "karpenter.sh_nodeclaims.yaml": _KARPENTER_AWS,
+    "core_kubernetes-sigs_karpenter.sh_nodepools.yaml": _KARPENTER_CORE,
+    "v1beta1_karpenter.sh_nodepools_v0.37.0.yaml": _KARPENTER_V1BETA1,
+    "v1beta1_karpenter.k8s.aws_ec2nodeclasses_v0.37.0.yaml": _KARPENTER_V1BETA1,
+}
+
+# Variants generated for reference but left out of index.json. The provider-neutral NodePool
+# does not require disruption.consolidateAfter, so accepting it as an alternative shape would
+# let through NodePools that the AWS provider's CRD (the one installed on EKS) rejects.
+UNINDEXED_VARIANTS = frozenset({"core"})
+
+# Schema keywords whose value is a single subschema / a list of subschemas / a name->subschema
+# map. Only these are recursed into, so a *property* called "description" or "nullable" is
+# never mistaken for a keyword.
+_SUBSCHEMA_KEYS = ("items", "additionalProperties", "not")
+_SUBSCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf")
+_SUBSCHEMA_MAP_KEYS = ("properties", "patternProperties")
+
+# Keywords dropped from the output: documentation, and Kubernetes extensions that are either
+# consumed by the conversion or have no JSON Schema equivalent.
+_DROPPED_KEYS = frozenset(
+    {
+        "description",
+        "nullable",
+        "x-kubernetes-embedded-resource",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-list-map-keys",
+        "x-kubernetes-list-type",
+        "x-kubernetes-map-type",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-validations",
+    }
+)
+
+# Kubernetes qualified name ("[prefix/]name", prefix a DNS-1123 subdomain, name <= 63 chars)
+# and label value (<= 63 chars, may be empty). The API server enforces both; checking them
+# here reports the mistake at render time with the offending key.
+_QUALIFIED_NAME = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$"
+)
+_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+
+
+def _string_map(value_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": ["object", "null"],
+        "propertyNames": {"maxLength": 317, "pattern": _QUALIFIED_NAME},
+        "additionalProperties": value_schema,
+    }
+
+
+def object_meta_schema() -> dict[str, Any]:
+    """Return the schema used for top-level ``metadata`` (ObjectMeta).
+
+    CRDs declare ``metadata`` as a bare ``type: object`` because the API server validates it
+    itself; without this, a misspelt ``lables:`` or a non-string label value would pass.
+    """
+    nullable_string = {"type": ["string", "null"]}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "annotations": _string_map({"type": "string"}),
+            "creationTimestamp": nullable_string,
+            "deletionGracePeriodSeconds": {"type": "integer"},
+            "deletionTimestamp": nullable_string,
+            "finalizers": {"type": ["array", "null"], "items": {"type": "string"}},
+            "generateName": {"type": "string"},
+            "generation": {"type": "integer"},
+            "labels": _string_map({"type": "string", "maxLength": 63, "pattern": _LABEL_VALUE}),
+            "managedFields": {"type": ["array", "null"], "items": {"type": "object"}},
+            "name": {"type": "string"},
+            "namespace": {"type": "string"},
+            "ownerReferences": {"type": ["array", "null"], "items": {"type": "object"}},
+            "resourceVersion": {"type": "string"},
+            "selfLink": {"type": "string"},
+            "uid": {"type": "string"},
+        },
+    }
+
+
+def _add_null(schema: dict[str, Any]) -> None:
+    """Make ``schema`` accept JSON null, as ``nullable: true`` does for the API server."""
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if "null" not in types:
+            schema["type"] = [*types, "null"]
+    elif "anyOf" in schema:
+        schema["anyOf"] = [*schema["anyOf"], {"type": "null"}]
+    if "enum" in schema and None not in schema["enum"]:
+        schema["enum"] = [*schema["enum"], None]
+
+
+def convert_schema(node: dict[str, Any]) -> dict[str, Any]:
+    """Convert one OpenAPI v3 (structural, Kubernetes-flavoured) schema node to JSON Schema."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROPPED_KEYS:
+            continue
+        if key in _SUBSCHEMA_MAP_KEYS:
+            out[key] = {name: convert_schema(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_KEYS and isinstance(value, dict):
+            out[key] = convert_schema(value)
+        elif key in _SUBSCHEMA_LIST_KEYS:
+            out[key] = [convert_schema(sub) for sub in value]
+        else:
+            out[key] = value
+
+    if node.get("x-kubernetes-int-or-string") is True:
+        # controller-gen emits anyOf [integer, string] next to the marker; a type list says
+        # the same thing and gives a shorter error message.
+        out.pop("anyOf", None)
+        out["type"] = ["integer", "string"]
+
+    preserve_unknown = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if "properties" in out and "additionalProperties" not in out and not preserve_unknown:
+        out["additionalProperties"] = False
+
+    if node.get("nullable") is True:
+        _add_null(out)
+    return out
+
+
+def source_variant(file_name: str) -> str:
+    """Name the source variant of a CRD file: ``HEAD``, ``v1.0.1``, ``core`` or ``""``."""
+    stem = file_name.removesuffix(".yaml").removesuffix(".yml")
+    parts: list[str] = []
+    if stem.startswith("core_"):
+        parts.append("core")
+    match = re.search(r"_(HEAD|v\d+\.\d+\.\d+)$", stem)
+    if match:
+        parts.append(match.group(1))
+    return "_".join(parts)
+
+
+def schema_file_name(group: str, version: str, kind: str, variant: str) -> str:
+    """Return the output file name for one (group, version, kind, variant)."""
+    suffix = f"_{variant}" if variant else ""
+    return f"{group}_{version}_{kind}{suffix}.json"
+
+
+def _provenance(file_name: str) -> str:
+    try:
+        return PROVENANCE[file_name]
+    except KeyError:
+        # New reference files must be given a provenance line before they are converted.
+        raise SystemExit(f"crd2schema: no provenance recorded for {file_name}") from None
+
+
+def document_schema(
+    crd_file: str, group: str, version: str, kind: str, openapi: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the standalone JSON Schema for one CRD version."""
+    schema = convert_schema(openapi)
+    properties = schema.setdefault("properties", {})
+    properties["apiVersion"] = {"const": f"{group}/{version}"}
+    properties["kind"] = {"const": kind}
+    properties["metadata"] = object_meta_schema()
+    schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind"})
+    schema["additionalProperties"] = False
+    schema["type"] = "object"
+    schema["$schema"] = SCHEMA_DIALECT
+    schema["$comment"] = (
+        f"Generated by {GENERATOR} from {crd_file} ({_provenance(crd_file)}). "
+        "Descriptions and CEL rules (x-kubernetes-validations) dropped."
+    )
+    return schema
+
+
+def configmap_schema() -> dict[str, Any]:
+    """Return the hand-written schema for core/v1 ConfigMap (strict)."""
+    key_names = {"maxLength": 253, "pattern": r"^[-._a-zA-Z0-9]+$"}
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$comment": (
+            f"Hand-written in {GENERATOR} from the Kubernetes core/v1 ConfigMap API "
+            "(k8s.io/api core/v1 types.go); not derived from a CRD."
+        ),
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind"],
+        "properties": {
+            "apiVersion": {"const": "v1"},
+            "kind": {"const": "ConfigMap"},
+            "metadata": object_meta_schema(),
+            # Helm renders an empty map as null; the API server treats that as empty.
+            "data": {
+                "type": ["object", "null"],
+                "propertyNames": key_names,
+                "additionalProperties": {"type": "string"},
+            },
+            "binaryData": {
+                "type": ["object", "null"],
+                "propertyNames": key_names,
+                "additionalProperties": {"type": "string", "contentEncoding": "base64"},
+            },
+            "immutable": {"type": ["boolean", "null"]},
+        },
+    }
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def _crds(paths: Iterable[Path]) -> Iterable[tuple[str, dict[str, Any]]]:
+    for path in paths:
+        with path.open(encoding="utf-8") as stream:
+            for doc in yaml.safe_load_all(stream):
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    yield path.name, doc
+
+
+def _variant_order(file_name_and_variant: tuple[str, str]) -> tuple[int, tuple[int, ...]]:
+    # Newest shape first (HEAD, then releases by descending version): on a tie, validate.py
+    # reports the problems of the earliest entry.
+    _, variant = file_name_and_variant
+    if variant in ("", "HEAD"):
+        return (0, ())
+    return (1, tuple(-int(part) for part in re.findall(r"\d+", variant)))
+
+
+def _crd_files(crd_dirs: Iterable[Path]) -> list[Path]:
+    """Merge the CRD directories by file name; duplicates must be identical copies."""
+    chosen: dict[str, Path] = {}
+    for directory in crd_dirs:
+        for path in sorted(directory.glob("*.yaml")):
+            previous = chosen.setdefault(path.name, path)
+            if previous != path and previous.read_bytes() != path.read_bytes():
+                raise SystemExit(f"crd2schema: {previous} and {path} differ")
+    return [chosen[name] for name in sorted(chosen)]
+
+
+def generate(crd_dirs: Iterable[Path], out_dir: Path) -> list[str]:
+    """Write all schema files and index.json into ``out_dir``; return the written names."""
+    outputs: dict[str, str] = {}
+    index: dict[str, list[tuple[str, str]]] = {}
+    sources: dict[str, str] = {}
+
+    for crd_file, crd in _crds(_crd_files(crd_dirs)):
+        spec = crd["spec"]
+        group, kind = spec["group"], spec["names"]["kind"]
+        variant = source_variant(crd_file)
+        for version in spec["versions"]:
+            if not version.get("served", True):
+                continue
+            name = schema_file_name(group, version["name"], kind, variant)
+            if name in outputs:
+                raise SystemExit(f"crd2schema: two sources map to {name}")
+            openapi = version["schema"]["openAPIV3Schema"]
+            outputs[name] = _dump(document_schema(crd_file, group, version["name"], kind, openapi))
+            sources[crd_file] = _provenance(crd_file)
+            if variant not in UNINDEXED_VARIANTS:
+                key = f"{group}/{version['name']}/{kind}"
+                index.setdefault(key, []).append((name, variant))
+
+    outputs["v1_ConfigMap.json"] = _dump(configmap_schema())
+    index.setdefault("v1/ConfigMap", []).append(("v1_ConfigMap.json", ""))
+
+    comment = (
+        f"Generated by {GENERATOR}. Maps 'apiVersion/kind' to schema files; a document is "
+        "valid if it validates against any of them (newest shape first). "
+        f"Not indexed: variants {sorted(UNINDEXED_VARIANTS)} (looser than the AWS provider's "
+        "CRD). v1_ConfigMap.json is hand-written. Sources: "
+        + "; ".join(f"{file} = {source}" for file, source in sorted(sources.items()))
+    )
+    index_doc: dict[str, Any] = {"$comment": comment}
+    for key, entries in index.items():
+        index_doc[key] = [name for name, _ in sorted(entries, key=_variant_order)]
+    outputs["index.json"] = _dump(index_doc)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in sorted(out_dir.glob("*.json")):
+        if stale.name not in outputs:
+            stale.unlink()
+    for name, text in sorted(outputs.items()):
+        path = out_dir / name
+        # Skip unchanged files so a no-op regeneration leaves mtimes alone.
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8", newline="\n")
+    return sorted(outputs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description="Convert upstream CRDs to JSON Schema.")
+    defaults = ", ".join(str(path) for path in DEFAULT_CRDS)
+    parser.add_argument(
+        "--crds",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help=f"upstream CRD directory (repeatable; default: {defaults})",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
+    args = parser.parse_args(argv)
+    crd_dirs: list[Path] = args.crds or list(DEFAULT_CRDS)
+    for directory in crd_dirs:
+        if not directory.is_dir():
+            parser.error(f"CRD directory not found: {directory}")
+    written = generate(crd_dirs, args.out)
+    print(f"crd2schema: {len(written)} files in {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
