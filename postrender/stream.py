@@ -130,6 +130,18 @@ class Stream:
     added: list[Document] = field(default_factory=list)
 
     @property
+    def helm4(self) -> bool:
+        """Whether this is Helm 4's post-renderer input (filename annotations, no comments)."""
+        return not any(_SOURCE.search(d.head) for d in self.documents) and any(
+            FILENAME_ANNOTATION in d.raw for d in self.documents
+        )
+
+    def added_head(self, source: str) -> str:
+        """Head for a document slinky-pr adds. Helm 4 writes its own ``# Source:`` line from
+        the annotation and keeps ours as a comment, so a second one is left out there."""
+        return "---\n" if self.helm4 else f"---\n# Source: {source}\n"
+
+    @property
     def chart(self) -> str:
         """The chart name, the first part of the template paths (``slurm``)."""
         for doc in self.documents:

@@ -45,7 +45,8 @@ def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> 
         "metadata": metadata,
         "data": {"gres.conf": f"AutoDetect={autodetect}\n"},
     }
-    doc = Document(index=-1, raw="", head=f"---\n# Source: {source}\n", body=body, source=source)
+    head = ctx.release.stream.added_head(source)
+    doc = Document(index=-1, raw="", head=head, body=body, source=source)
     ctx.edits.add_document(doc, Why(f"gres.conf with AutoDetect={autodetect}", field="gres_conf"))
     return name
 
