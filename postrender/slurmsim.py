@@ -22,7 +22,8 @@ Slurm 22.05 (Debian 12) specifics handled here:
 * slurmd always loads a cgroup plugin (there is no ``CgroupPlugin=disabled`` yet):
   ``autodetect`` with ``IgnoreSystemd=yes`` and nothing constrained;
 * ``AutoDetect=nvidia`` does not exist (24.11+) and NVML is not built in Debian:
-  gres.conf autodetection is replaced by ``File=`` lines on fake device nodes;
+  gres.conf autodetection is replaced by ``File=`` lines on fake device nodes, as
+  many per node as its slurmd's ``nvidia.com/gpu`` limit (what the pod would see);
 * repeated keys in ``--conf`` are not merged (the last wins), so the operator's merge
   of ``Features=`` must happen before slurmd sees the line.
 """
@@ -162,9 +163,11 @@ class SlurmRelease:
         """gres.conf with GPU autodetection replaced by fake devices under ``device_dir``.
 
         Returns the text (None when the release ships no gres.conf) and, per node name,
-        how many device files it needs. A NodeSet gets as many devices as its slurmd
-        ``nvidia.com/gpu`` limit (what autodetection would find in the pod), else its
-        ``Gres=`` count; ``device_counts`` (by NodeSet key) overrides both.
+        how many device files it needs. Each NodeSet with a GPU ``Gres=`` gets as many
+        devices as its slurmd ``nvidia.com/gpu`` limit, since that is all autodetection
+        would find in the pod (none without a limit, which is one of the ways the GPU
+        recipe fails); the ``Gres=`` entries give the types. ``device_counts`` (by
+        NodeSet key) overrides the count.
         """
         if self.gres_conf is None:
             return None, {}
@@ -207,14 +210,20 @@ class SlurmRelease:
 def _device_split(
     items: Sequence[GresItem], limit: int | None, override: int | None
 ) -> list[tuple[GresItem, int]]:
-    """How many fake devices back each GPU GRES entry of one node."""
+    """How many fake devices back each GPU GRES entry of one node.
+
+    The pod sees as many GPUs as its ``nvidia.com/gpu`` limit (none without one);
+    they fill the node's GPU entries in order, any surplus going to the last.
+    """
+    total = override if override is not None else (limit or 0)
     if not items:
-        return [(GresItem("gpu", None, override or 0), override or 0)]
-    total = override if override is not None else limit
-    if total is None or len(items) > 1:
-        # Several GPU types on one node: the pod's limit cannot say which is which.
-        return [(item, item.count) for item in items]
-    return [(items[0], total)]
+        return [(GresItem("gpu", None, total), total)]
+    split: list[tuple[GresItem, int]] = []
+    for index, item in enumerate(items):
+        count = total if index == len(items) - 1 else min(item.count, total)
+        split.append((item, count))
+        total -= count
+    return split
 
 
 def _title(key: str) -> str:
@@ -326,7 +335,8 @@ def assemble(stream_text: str) -> SlurmRelease:
         gpus = sum(item.count for item in gres if item.name == "gpu")
         if gpus and limit is None:
             warnings.append(
-                f"NodeSet {key}: Gres asks {gpus} GPU(s) but slurmd has no {GPU_RESOURCE} limit"
+                f"NodeSet {key}: Gres asks {gpus} GPU(s) but slurmd has no {GPU_RESOURCE} "
+                "limit, so its pod sees no GPU"
             )
         partition = spec.get("partition") or {}
         nodesets.append(

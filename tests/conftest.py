@@ -1,0 +1,51 @@
+"""Shared pytest configuration. Each section is self-contained; add yours as a new section."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# --- Real-Slurm harness (tests/test_real_slurm.py) ---------------------------------
+# The `slurm` marker and its gate. Tests marked `slurm` start real munged/slurmctld/
+# slurmd; without them they skip, except under CI, where a skip would hide that the
+# generated configuration was never proven against Slurm, so they fail instead.
+
+
+# specname lets this hook live beside another section's own pytest_configure.
+@pytest.hookimpl(specname="pytest_configure")
+def pytest_configure_slurm_marker(config: pytest.Config) -> None:
+    """Register the `slurm` marker (pytest runs with --strict-markers)."""
+    config.addinivalue_line(
+        "markers",
+        "slurm: starts real Slurm daemons on loopback (needs root, slurmctld, slurmd, "
+        "slurm-client, munge); skips when absent, fails when CI is set",
+    )
+
+
+def _slurm_ci() -> bool:
+    """Whether CI is set (any value but empty, 0 or false)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def slurm_required() -> None:
+    """Skip (or fail under CI) when this machine cannot run the Slurm harness."""
+    from postrender.slurmsim import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is None:
+        return
+    if _slurm_ci():
+        pytest.fail(f"CI must run the real-Slurm tests, but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _slurm_marker_gate(request: pytest.FixtureRequest) -> None:
+    """Apply `slurm_required` to every test marked `slurm`."""
+    if request.node.get_closest_marker("slurm") is not None:
+        request.getfixturevalue("slurm_required")
+
+
+# --- end of Real-Slurm harness section ---------------------------------------------

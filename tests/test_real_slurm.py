@@ -1,0 +1,236 @@
+"""What slinky-pr generates, run by a real slurmctld/slurmd (Debian's Slurm 22.05).
+
+Fixtures in testdata/slurm/ are post-rendered streams in the shape slinky-pr produces.
+One cluster is started for the good stream and shared by the module; the negative
+cases start their own, short-lived ones.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from postrender.slurmsim import (
+    AssembleError,
+    SlurmCluster,
+    SlurmStartError,
+    assemble,
+    operator_slurmd_conf,
+    parse_scontrol_oneliners,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "testdata" / "slurm"
+BAD_STATES = ("DRAIN", "INVALID", "DOWN", "NOT_RESPONDING", "FAIL")
+
+
+def _stream(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    slurm_required: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SlurmCluster]:
+    release = assemble(_stream("gpu-cpu.yaml"))
+    with SlurmCluster(release, tmp_path_factory.mktemp("slurm-gpu-cpu")) as running:
+        yield running
+
+
+# ----- assembly (no daemons) --------------------------------------------------------
+
+
+def test_assemble_builds_the_operator_slurm_conf() -> None:
+    release = assemble(_stream("gpu-cpu.yaml"))
+    body = release.slurm_conf_body().splitlines()
+    assert body[0] == "AccountingStorageType=accounting_storage/none"
+    assert body[1:4] == [
+        "NodeSet=cpu Feature=cpu",
+        "NodeSet=gpu Feature=gpu",
+        "PartitionName=gpu Nodes=gpu ",
+    ]
+    assert "GresTypes=gpu" in body
+    assert body[-1] == "PartitionName=cpu-partition Nodes=cpu Default=YES MaxTime=1-00:00:00"
+    gpu = {n.key: n for n in release.nodesets}["gpu"]
+    assert gpu.slurmd_conf == "Features=efa,gpu,p4d.24xlarge Gres=gpu:a100:8"
+    assert gpu.gpu_limit == 8
+    assert release.gres_conf == "AutoDetect=nvidia\n"
+
+
+def test_gres_conf_autodetect_becomes_fake_devices(tmp_path: Path) -> None:
+    release = assemble(_stream("gpu-cpu.yaml"))
+    text, needed = release.render_gres_conf(tmp_path)
+    assert text is not None
+    assert text.splitlines() == [
+        "AutoDetect=off",
+        f"NodeName=gpu-0 Name=gpu Type=a100 File={tmp_path}/gpu-0/nvidia[0-7]",
+    ]
+    assert needed == {"gpu-0": 8}
+    assert assemble(_stream("gpu-undersupplied.yaml")).render_gres_conf(tmp_path)[1] == {"gpu-0": 4}
+
+
+def test_accounting_object_switches_to_slurmdbd() -> None:
+    stream = _stream("tres-without-accounting.yaml") + (
+        "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\n"
+        "metadata: {name: slinky-slurm}\nspec: {}\n"
+    )
+    body = assemble(stream).slurm_conf_body()
+    assert body.startswith("AccountingStorageType=accounting_storage/slurmdbd\n")
+
+
+@pytest.mark.parametrize("bad", ["Gres=gpu:8  Weight=1", " Gres=gpu:8", "Gres=gpu:8 Weight"])
+def test_extra_conf_the_operator_panics_on_is_refused(bad: str) -> None:
+    with pytest.raises(AssembleError):
+        operator_slurmd_conf(bad, "gpu")
+
+
+def test_scontrol_values_with_spaces_are_kept() -> None:
+    line = "NodeName=gpu-0 OS=Linux 6.1 #1 SMP State=IDLE+DRAIN Reason=count lower (4 < 8) [root@t]"
+    node = parse_scontrol_oneliners(line, "NodeName")["gpu-0"]
+    assert node["OS"] == "Linux 6.1 #1 SMP"
+    assert node["Reason"] == "count lower (4 < 8) [root@t]"
+
+
+# ----- the good stream on a real cluster --------------------------------------------
+
+
+@pytest.mark.slurm
+def test_partitions_exist_with_their_options(cluster: SlurmCluster) -> None:
+    parts = cluster.show_partitions()
+    assert {"gpu", "gpu-partition", "debug", "cpu-partition"} <= set(parts)
+    gpu_part = parts["gpu-partition"]
+    assert gpu_part["MaxTime"] == "2-00:00:00"
+    assert gpu_part["PriorityTier"] == "10"
+    assert gpu_part["AllowGroups"] == "ALL"
+    assert gpu_part["Nodes"] == "gpu-0"
+    assert parts["debug"]["MaxTime"] == "00:30:00"
+    assert parts["debug"]["PriorityTier"] == "20"
+    assert parts["cpu-partition"]["Default"] == "YES"
+    assert parts["cpu-partition"]["MaxTime"] == "1-00:00:00"
+    assert parts["cpu-partition"]["Nodes"] == "cpu-0"
+    assert "cpu-partition*" in cluster.sinfo()
+
+
+@pytest.mark.slurm
+def test_gpu_node_reports_gres_and_features(cluster: SlurmCluster) -> None:
+    nodes = cluster.show_nodes()
+    assert nodes["gpu-0"]["Gres"] == "gpu:a100:8"
+    assert set(nodes["gpu-0"]["AvailableFeatures"].split(",")) == {"gpu", "p4d.24xlarge", "efa"}
+    assert nodes["cpu-0"]["AvailableFeatures"] == "cpu"
+    assert nodes["cpu-0"]["Gres"] == "(null)"
+
+
+@pytest.mark.slurm
+def test_no_node_is_drained_or_invalid(cluster: SlurmCluster) -> None:
+    for name, node in cluster.show_nodes().items():
+        assert not any(bad in node["State"] for bad in BAD_STATES), (name, node["State"])
+        assert "Reason" not in node, (name, node.get("Reason"))
+
+
+@pytest.mark.slurm
+def test_job_gets_all_eight_gpus(cluster: SlurmCluster) -> None:
+    result = cluster.run(
+        "gpu-partition", gres="gpu:8", command=["sh", "-c", "echo $CUDA_VISIBLE_DEVICES"]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0,1,2,3,4,5,6,7"
+
+
+@pytest.mark.slurm
+def test_nine_gpus_are_refused(cluster: SlurmCluster) -> None:
+    result = cluster.run("gpu-partition", gres="gpu:9")
+    assert result.returncode != 0
+    assert "Requested node configuration is not available" in result.stderr
+
+
+@pytest.mark.slurm
+def test_cpu_partition_has_no_gpu(cluster: SlurmCluster) -> None:
+    assert cluster.run("cpu-partition").returncode == 0
+    assert cluster.run("cpu-partition", gres="gpu:1").returncode != 0
+
+
+@pytest.mark.slurm
+def test_time_over_partition_max_time_is_refused(cluster: SlurmCluster) -> None:
+    assert cluster.run("debug", time="30").returncode == 0
+    over = cluster.run("debug", time="31", immediate=2)
+    assert over.returncode != 0
+    assert "partition configuration not available" in over.stderr
+
+
+# ----- streams real Slurm must reject -----------------------------------------------
+
+
+@pytest.mark.slurm
+def test_gpu_tres_without_accounting_stops_slurmctld(tmp_path: Path) -> None:
+    release = assemble(_stream("tres-without-accounting.yaml"))
+    with (
+        pytest.raises(SlurmStartError, match="slurmdbd is required to run with TRES gres/gpu"),
+        SlurmCluster(release, tmp_path),
+    ):
+        pass
+
+
+@pytest.mark.slurm
+def test_gres_without_enough_devices_drains_the_node(tmp_path: Path) -> None:
+    release = assemble(_stream("gpu-undersupplied.yaml"))
+    with SlurmCluster(release, tmp_path) as small:
+        node = small.show_nodes()["gpu-0"]
+        assert "DRAIN" in node["State"]
+        assert "gres/gpu count reported lower than configured (4 < 8)" in node["Reason"]
+        assert small.run("gpu-partition", gres="gpu:8", immediate=2).returncode != 0
+
+
+# Each of the four parts of the GPU recipe removed from the good stream, with the
+# symptom real Slurm shows on the GPU node: ((old, new), node field, expected text).
+RECIPE_BREAKS = {
+    "no nvidia.com/gpu limit": (("        nvidia.com/gpu: 8\n", ""), "Reason", "(0 < 8)"),
+    "no GresTypes": (("    GresTypes=gpu\n", ""), "Gres", "(null)"),
+    "no gres.conf ref": (("  - name: slinky-slurm-gres-conf\n", ""), "Reason", "(0 < 8)"),
+    "no Gres in extraConf": (("Gres=gpu:a100:8 ", ""), "Gres", "(null)"),
+}
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("case", sorted(RECIPE_BREAKS))
+def test_each_missing_part_of_the_gpu_recipe_fails_gpu_jobs(case: str, tmp_path: Path) -> None:
+    (old, new), key, expected = RECIPE_BREAKS[case]
+    good = _stream("gpu-cpu.yaml")
+    broken = good.replace(old, new)
+    assert broken != good
+    with SlurmCluster(assemble(broken), tmp_path) as running:
+        assert expected in running.show_nodes()["gpu-0"].get(key, "")
+        assert running.run("gpu-partition", gres="gpu:8", immediate=2).returncode != 0
+
+
+# ----- the skip/fail gate of the `slurm` marker -------------------------------------
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", "1 skipped"), ("true", "1 error")])
+def test_missing_slurm_skips_but_fails_under_ci(ci: str, outcome: str) -> None:
+    # Without /usr/bin on PATH the Slurm clients are missing (daemons in sbin are not).
+    env = {**os.environ, "PATH": "/nonexistent", "CI": ci}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            f"{__file__}::test_nine_gpus_are_refused",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert outcome in result.stdout, result.stdout
+    assert "binaries not found" in result.stdout
