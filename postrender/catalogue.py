@@ -18,6 +18,7 @@ _DATA_FILE = "instances.json"
 _HYPERPOD_PREFIX = "ml."
 # Below this difflib ratio an unrelated family is noise ("garbage" ~ "c6g.large" is 0.63).
 _MIN_RATIO = 0.7
+_NAME = re.compile(r"[a-z0-9-]+\.[a-z0-9-]+")
 _FAMILY = re.compile(r"(?P<category>[a-z]+)(?P<generation>\d+)(?P<rest>[a-z0-9-]*)")
 
 
@@ -44,11 +45,32 @@ class InstanceType:
 
 def _read_data() -> dict[str, Any]:
     import json
-    from importlib.resources import files
 
-    text = (files("postrender.data") / _DATA_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(_text())
     return data
+
+
+def _make(name: str, raw: Mapping[str, Any], label_keys: list[str]) -> InstanceType:
+    from types import MappingProxyType
+
+    values = zip(label_keys, raw["labels"], strict=True)
+    labels = {key: value for key, value in values if value is not None}
+    return InstanceType(
+        name=name,
+        vcpus=raw["vcpus"],
+        memory_mib=raw["memory_mib"],
+        arch=raw["arch"],
+        gpu_count=raw["gpu_count"],
+        gpu_name=raw["gpu_name"],
+        gpu_manufacturer=raw["gpu_manufacturer"],
+        accelerator_resource=raw["accelerator_resource"],
+        accelerator_count=raw["accelerator_count"],
+        max_efa=raw["max_efa"],
+        efa_plugin=raw["efa_plugin"],
+        labels=MappingProxyType(labels),
+        allocatable_cpu_m=raw["allocatable_cpu_m"],
+        allocatable_memory_mib=raw["allocatable_memory_mib"],
+    )
 
 
 @functools.cache
@@ -58,27 +80,25 @@ def all_types() -> Mapping[str, InstanceType]:
 
     data = _read_data()
     label_keys: list[str] = data["meta"]["label_keys"]
-    types: dict[str, InstanceType] = {}
-    for name, raw in data["types"].items():
-        values = zip(label_keys, raw["labels"], strict=True)
-        labels = {key: value for key, value in values if value is not None}
-        types[name] = InstanceType(
-            name=name,
-            vcpus=raw["vcpus"],
-            memory_mib=raw["memory_mib"],
-            arch=raw["arch"],
-            gpu_count=raw["gpu_count"],
-            gpu_name=raw["gpu_name"],
-            gpu_manufacturer=raw["gpu_manufacturer"],
-            accelerator_resource=raw["accelerator_resource"],
-            accelerator_count=raw["accelerator_count"],
-            max_efa=raw["max_efa"],
-            efa_plugin=raw["efa_plugin"],
-            labels=MappingProxyType(labels),
-            allocatable_cpu_m=raw["allocatable_cpu_m"],
-            allocatable_memory_mib=raw["allocatable_memory_mib"],
-        )
-    return MappingProxyType(types)
+    return MappingProxyType(
+        {name: _make(name, raw, label_keys) for name, raw in data["types"].items()}
+    )
+
+
+@functools.cache
+def _text() -> str:
+    from importlib.resources import files
+
+    return (files("postrender.data") / _DATA_FILE).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _label_keys() -> list[str]:
+    import json
+
+    first_line = _text().split("\n", 1)[0]  # {"meta":{...}},
+    meta: dict[str, Any] = json.loads(first_line.rstrip(",") + "}")["meta"]
+    return list(meta["label_keys"])
 
 
 def _normalise(name: str) -> str:
@@ -86,13 +106,24 @@ def _normalise(name: str) -> str:
     return name.removeprefix(_HYPERPOD_PREFIX)
 
 
+@functools.cache
 def lookup(name: str) -> InstanceType | None:
     """Return the instance type called ``name``, or None if unknown.
 
     HyperPod names (``ml.p5.48xlarge``) resolve to the EC2 type; case and surrounding
-    whitespace are ignored.
+    whitespace are ignored. The post-renderer looks up one or two types per run, so this
+    parses only that type's line of the catalogue (one type per line), not all 1,363.
     """
-    return all_types().get(_normalise(name))
+    import json
+
+    key = _normalise(name)
+    text = _text()
+    start = text.find(f'\n"{key}":')
+    if start < 0 or not _NAME.fullmatch(key):
+        return None
+    line = text[start + 1 : text.find("\n", start + 1)].rstrip(",")
+    raw: dict[str, Any] = json.loads("{" + line + "}")[key]
+    return _make(key, raw, _label_keys())
 
 
 def _split(name: str) -> tuple[str, str]:

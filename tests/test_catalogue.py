@@ -124,3 +124,10 @@ def test_builder_reproduces_committed_data(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert out.read_bytes() == DATA.read_bytes()
+
+
+def test_single_line_lookup_agrees_with_the_full_parse() -> None:
+    # lookup() reads one line of the catalogue for speed; it must match the full parse.
+    lookup.cache_clear()
+    for name, instance in all_types().items():
+        assert lookup(name) == instance
