@@ -35,3 +35,9 @@ catalogue: $(VENV)/.test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The benchmark runs a regular (non-editable) install, as users and the Helm plugin get it.
+bench:
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --quiet --disable-pip-version-check '.[test]'
+	bench/.venv/bin/python bench/bench.py --json bench/out/results.json

@@ -9,6 +9,7 @@ and a change that would not alter anything is never recorded (idempotence).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,8 @@ class Edits:
 
     def _record(self, doc: Document, op: str, parts: Sequence[Key], value: Any, why: Why) -> None:
         doc.changed = doc.changed or not doc.added
+        # A copy: the document's own list/map may still grow (a second toleration appended).
+        value = copy.deepcopy(value)
         self.changes.append(
             Change(self.index(doc), op, pointer(parts), value, why.reason, why.partition, why.field)
         )

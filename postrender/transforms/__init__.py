@@ -27,7 +27,21 @@ class Context:
 
 
 def pipeline() -> list[Callable[[Context], None]]:
-    """The transforms in the order they run: node scheduling first, Slurm config last."""
-    from postrender.transforms import accelerators, controller, efa, partitions, scheduling
+    """The transforms in order: node scheduling, Slurm config, then the Karpenter pools."""
+    from postrender.transforms import (
+        accelerators,
+        controller,
+        efa,
+        karpenter,
+        partitions,
+        scheduling,
+    )
 
-    return [scheduling.apply, accelerators.apply, efa.apply, partitions.apply, controller.apply]
+    return [
+        scheduling.apply,
+        accelerators.apply,
+        efa.apply,
+        partitions.apply,
+        controller.apply,
+        karpenter.apply,
+    ]

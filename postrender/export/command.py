@@ -1,0 +1,78 @@
+"""``slinky export``: the profile and the change plan for tools without post-renderers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from postrender.cli import CONFIG_ENV, _guard, load_profile_option
+from postrender.errors import EXIT_USAGE, Problem, SlinkyError
+from postrender.profiles import Profile
+
+_CONFIG_HELP = f"Partition profiles (default: ${CONFIG_ENV})."
+
+
+def _profile(config: str | None, cluster: str | None) -> Profile:
+    profile = load_profile_option(config, cluster)
+    if profile is None:
+        raise SlinkyError(
+            [Problem("no profile given", hint=f"pass --config FILE (or set {CONFIG_ENV})")],
+            EXIT_USAGE,
+            "cannot export",
+        )
+    return profile
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def export() -> None:
+    """Export for deploy tools without post-renderers: Kustomize/Flux patches, eksctl."""
+
+
+@export.command()
+@click.option("--config", "-c", metavar="FILE", help=_CONFIG_HELP)
+@click.option("--cluster", metavar="NAME", help="Cluster of the profile file to use.")
+@click.option(
+    "--output",
+    "-o",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write kustomization.yaml and its files into (created if missing).",
+)
+@click.argument("stream_file", default="-", metavar="[STREAM]")
+@_guard
+def kustomize(config: str | None, cluster: str | None, directory: Path, stream_file: str) -> None:
+    """Write a Kustomize patch set that turns the rendered STREAM into slinky-pr's output.
+
+    `kubectl kustomize DIR` then gives the same documents as the post-renderer; the
+    patches also fit Flux HelmRelease.spec.postRenderers (DIR/flux-postrenderers.yaml).
+    """
+    from postrender.export import kustomize as kustomize_mod
+    from postrender.stream import decode
+
+    profile = _profile(config, cluster)
+    with click.open_file(stream_file, "rb") as handle:
+        text = decode(handle.read())
+    result = kustomize_mod.export(text, profile)
+    for path in kustomize_mod.write(result.files, directory):
+        click.echo(f"wrote {path}", err=True)
+    added = len(result.resources) - 1
+    click.echo(f"{len(result.patches)} patch(es), {added} added document(s)", err=True)
+
+
+@export.command()
+@click.option("--config", "-c", metavar="FILE", help=_CONFIG_HELP)
+@click.option("--cluster", metavar="NAME", help="Cluster of the profile file to use.")
+@click.option(
+    "--volume-size",
+    type=click.IntRange(1, 16384),
+    metavar="GIB",
+    help="Root volume size for node groups whose profile sets no eksctl.volumeSize.",
+)
+@_guard
+def eksctl(config: str | None, cluster: str | None, volume_size: int | None) -> None:
+    """Print eksctl managedNodeGroups for the static partitions of the profile."""
+    from postrender.export import eksctl as eksctl_mod
+
+    click.echo(eksctl_mod.export(_profile(config, cluster), volume_size), nl=False)
