@@ -71,6 +71,13 @@ class Release:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def gres_tres(self) -> bool:
+        """Whether GRES usage is accounted as TRES: the profile says so, else an Accounting
+        object (slurmdbd) is in the release."""
+        asked = self.profile.accounting_tres
+        return asked if asked is not None else self.has_accounting
+
+    @property
     def controller(self) -> SlinkyObject | None:
         return self.controllers[0] if self.controllers else None
 

@@ -67,10 +67,7 @@ def apply(ctx: Context) -> None:
     )
 
     profile = release.profile
-    tres = (
-        profile.accounting_tres if profile.accounting_tres is not None else release.has_accounting
-    )
-    if tres and "gpu" in gres:
+    if release.gres_tres and "gpu" in gres:
         if not release.has_accounting:
             ctx.problems.append(
                 Problem(

@@ -62,6 +62,21 @@ def apply(ctx: Context) -> None:
         nodes = nodes_of.get(name)
         if not nodes:
             continue
+        weights = str(partition.options.get("TRESBillingWeights", ""))
+        if "gres/" in weights.lower() and not release.gres_tres:
+            ctx.problems.append(
+                Problem(
+                    f"TRESBillingWeights={weights} weighs a GRES, but GRES are not accounted as "
+                    "TRES in this release: slurmctld would exit at start (TRES weight "
+                    "'GRES:gpu' is not a configured TRES type)",
+                    document=controller.doc.label,
+                    profile=partition.label,
+                    path="options.TRESBillingWeights",
+                    hint="enable accounting (an Accounting object, accounting_tres: true) "
+                    "or drop the GRES weight",
+                )
+            )
+            continue
         line = partition_line(name, nodes, partition.options)
         if existing.get(name) == line:
             continue  # written by an earlier run: idempotent
