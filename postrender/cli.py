@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar
 
 import click
 
@@ -45,6 +45,21 @@ def load_profile_option(config: str | None, cluster: str | None) -> Profile | No
     return load_profile(path, cluster) if path else None
 
 
+def _read_capped(stream: BinaryIO, cap: int) -> bytes:
+    """At most ``cap + 1`` bytes: one past the cap is enough to refuse, so memory stays
+    bounded by the cap however much is piped in. Read in pieces because ``read(n)``
+    allocates ``n`` bytes up front."""
+    pieces: list[bytes] = []
+    total = 0
+    while total <= cap:
+        piece = stream.read(min(1 << 20, cap + 1 - total))
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+    return b"".join(pieces)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
@@ -57,10 +72,12 @@ def load_profile_option(config: str | None, cluster: str | None) -> Profile | No
 )
 @click.option(
     "--max-input-bytes",
-    type=int,
-    default=lambda: int(os.environ.get("SLINKY_PR_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES)),
+    # click reads the variable so that a bad value is a usage error (exit 2), not a crash.
+    type=click.IntRange(min=1),
+    envvar="SLINKY_PR_MAX_INPUT_BYTES",
+    default=DEFAULT_MAX_INPUT_BYTES,
     show_default="64 MiB",
-    help="Refuse larger input streams.",
+    help="Refuse larger input streams (env: SLINKY_PR_MAX_INPUT_BYTES).",
 )
 @click.option("--verbose", "-v", is_flag=True, help="List every change on stderr.")
 @click.version_option(__version__, prog_name="slinky-pr")
@@ -83,8 +100,11 @@ def postrender_main(
         from postrender.stream import decode
 
         profile = load_profile_option(config, cluster)
-        text = decode(sys.stdin.buffer.read(), max_input_bytes)
+        text = decode(_read_capped(sys.stdin.buffer, max_input_bytes), max_input_bytes)
         result = post_render(text, profile)
+        # Encoded here, inside the guard: UTF-8 whatever the locale says, and a failure
+        # cannot leave half a stream on stdout.
+        output = result.output.encode("utf-8")
     except SlinkyError as exc:
         _report(exc.format(), log)
         sys.exit(exc.exit_code)
@@ -97,8 +117,8 @@ def postrender_main(
     for note in result.notes:
         if verbose:
             click.echo(f"note: {note}", err=True)
-    sys.stdout.write(result.output)
-    sys.stdout.flush()
+    sys.stdout.buffer.write(output)
+    sys.stdout.buffer.flush()
 
 
 class LazyGroup(click.Group):
@@ -120,7 +140,12 @@ class LazyGroup(click.Group):
 
 
 # Subcommands defined elsewhere: "name": "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "export": "postrender.export.command:export",
+    "lint": "postrender.lint.command:lint",
+    "slurm-check": "postrender.slurmsim:check_command",
+    "verify": "postrender.verify:verify_command",
+}
 
 
 @click.group(

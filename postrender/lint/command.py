@@ -1,0 +1,116 @@
+"""``slinky lint``: the command line around :func:`postrender.lint.lint`.
+
+Exit codes: 0 no finding at or above ``--fail-on``; 1 some; 2 lint could not run (an input
+cannot be read, a bad option or lint config, or a rule failed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from postrender.cli import CONFIG_ENV, _render_options
+from postrender.errors import SlinkyError
+from postrender.lint import RULES, load_config
+from postrender.lint import report as report_mod
+from postrender.lint.finding import SEVERITIES
+from postrender.lint.report import FORMATS
+from postrender.lint.runner import lint as run_lint
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("stream_file", required=False, metavar="[STREAM|-]")
+@click.option(
+    "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
+)
+@click.option("--cluster", metavar="NAME", help="Cluster of the profile file to use.")
+@click.option(
+    "--cluster-objects",
+    "cluster_files",
+    multiple=True,
+    metavar="FILE",
+    help="NodePools, EC2NodeClasses, eksctl ClusterConfig, EFA device plugin DaemonSet.",
+)
+@click.option("--chart", metavar="CHART", help="Render CHART instead of reading a stream.")
+@_render_options
+@click.option("--lint-config", metavar="FILE", help="Suppressions and severity overrides.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default="error",
+    show_default=True,
+    help="Exit 1 on findings this severe or more.",
+)
+@click.option("--color/--no-color", default=None, help="Colour text output (default: on a tty).")
+@click.option("--list-rules", is_flag=True, help="List the rules and exit.")
+def lint(
+    stream_file: str | None,
+    config: str | None,
+    cluster: str | None,
+    cluster_files: tuple[str, ...],
+    chart: str | None,
+    values: tuple[str, ...],
+    set_values: tuple[str, ...],
+    release: str,
+    namespace: str | None,
+    lint_config: str | None,
+    fmt: str,
+    fail_on: str,
+    color: bool | None,
+    list_rules: bool,
+) -> None:
+    """Check profiles, the rendered release and node pools for what breaks GPU partitions.
+
+    STREAM is a rendered release (`helm template` output; `-` or nothing: stdin, unless it
+    is a terminal), or use --chart CHART [-f values] [--set k=v]. The release is
+    post-rendered with the profile first, as Helm would deploy it. `slinky explain RULE-ID`
+    documents each rule.
+    """
+    if list_rules:
+        click.echo(report_mod.list_rules(RULES), nl=False)
+        return
+    try:
+        settings = load_config(lint_config, list(RULES)) if lint_config else None
+        if chart:
+            from postrender.render import render_chart
+
+            text = render_chart(chart, list(values), list(set_values), release, namespace)
+            stream_file = None
+        elif stream_file is None and sys.stdin.isatty():
+            text = ""  # nothing piped in: lint the profile and the cluster objects alone
+        else:
+            from postrender.stream import decode
+
+            stream_file = stream_file or "-"
+            with click.open_file(stream_file, "rb") as handle:
+                text = decode(handle.read())
+        result = run_lint(
+            text,
+            stream_file=stream_file,
+            profile_path=config or os.environ.get(CONFIG_ENV),
+            cluster=cluster,
+            cluster_files=cluster_files,
+            config=settings,
+        )
+    except SlinkyError as exc:
+        click.echo(exc.format(), err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except OSError as exc:
+        click.echo(f"slinky lint: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    except Exception:  # a bug: say so, and never claim the release is clean
+        click.echo("slinky lint internal error:\n" + traceback.format_exc(), err=True)
+        sys.exit(EXIT_CANNOT_RUN)
+    colour = sys.stdout.isatty() if color is None else color
+    click.echo(report_mod.render(result, fmt, RULES, colour), nl=False, color=colour)
+    for error in result.errors:
+        click.echo(f"slinky lint: {error}", err=True)
+    if result.errors:
+        sys.exit(EXIT_CANNOT_RUN)
+    sys.exit(EXIT_FINDINGS if result.fails(fail_on) else EXIT_CLEAN)
