@@ -187,14 +187,26 @@ def _guard(func: Callable[P, R]) -> Callable[P, R]:
 @click.option("--cluster", metavar="NAME")
 @click.option("--format", "fmt", type=click.Choice(["table", "diff", "both"]), default="both")
 @click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
-@click.argument("stream_file", default="-", metavar="[STREAM]")
+@click.argument("stream_file", default="-", metavar="[STREAM|RULE-ID]")
 @_guard
 def explain(
     config: str | None, cluster: str | None, fmt: str, color: bool | None, stream_file: str
 ) -> None:
-    """Show each change slinky-pr makes to a rendered release, and why."""
+    """Show each change slinky-pr makes to a rendered release, and why.
+
+    With a lint rule ID instead of STREAM (``slinky explain SPR-G002``), show that rule's
+    documentation.
+    """
     from postrender import explain as explain_mod
 
+    if stream_file.upper().startswith("SPR-") and not os.path.exists(stream_file):
+        from postrender.lint import rule_doc
+
+        doc = rule_doc(stream_file)
+        if doc is None:
+            raise click.BadParameter(f"no lint rule {stream_file} (see slinky lint --list-rules)")
+        click.echo(doc)
+        return
     result = _run_engine(config, cluster, stream_file)
     colour = sys.stdout.isatty() if color is None else color
     if fmt in ("table", "both"):

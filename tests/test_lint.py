@@ -468,3 +468,14 @@ def test_cli_renders_a_chart() -> None:
     done = cli("--chart", str(chart), "--format", "json")
     assert done.exit_code in (0, 1), done.output
     assert "findings" in json.loads(done.output)
+
+
+def test_slinky_explain_shows_a_rule_doc() -> None:
+    from click.testing import CliRunner
+
+    from postrender.cli import slinky_main
+
+    shown = CliRunner().invoke(slinky_main, ["explain", "SPR-G002"])
+    assert shown.exit_code == 0 and "PASS" in shown.output and "FAIL" in shown.output
+    unknown = CliRunner().invoke(slinky_main, ["explain", "SPR-X999"])
+    assert unknown.exit_code == 2 and "no lint rule" in unknown.output
