@@ -256,3 +256,21 @@ def test_output_fails_validation_when_chart_values_are_invalid() -> None:
     with pytest.raises(SlinkyError, match="replicas") as info:
         post_render(text, GPU_CPU)
     assert info.value.exit_code == 6
+
+
+def test_gres_tres_covers_every_gres_used_or_weighed() -> None:
+    accounting = (
+        "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\nmetadata: {name: acct}\n"
+        "spec: {slurmKeyRef: {name: k, key: k},\n"
+        "       storageConfig: {host: db, passwordKeyRef: {name: p, key: p}}}\n"
+    )
+    weighed = profile(
+        """
+      - name: gpu-partition
+        gres: "gpu:8"
+      - name: cpu-partition
+        options: {TRESBillingWeights: "CPU=1.0,GRES/shard=0.5"}
+"""
+    )
+    conf = objects(post_render(RELEASE_13 + accounting, weighed).output)["Controller/slinky-slurm"]
+    assert "AccountingStorageTRES=gres/gpu,gres/shard" in conf["spec"]["extraConf"]

@@ -1,15 +1,20 @@
-"""Controller: what slurmctld needs once any partition has GPU GRES.
+"""Controller: what slurmctld needs once any partition has GRES.
 
 - ``GresTypes=gpu`` merged into the Controller ``spec.extraConf``;
 - a ``gres.conf`` (``AutoDetect=nvidia``, or the profile's ``gres_conf``) in a ConfigMap
-  referenced from ``spec.configFileRefs``, unless the release already carries one;
-- ``AccountingStorageTRES=gres/gpu`` when the release has an Accounting object or the
-  profile sets ``accounting_tres: true`` (without slurmdbd slurmctld would refuse to start,
-  so that combination is an error).
+  referenced from ``spec.configFileRefs``, unless the release already carries one — which
+  must then autodetect GPUs or list ``Name=gpu`` (else Slurm drains the nodes);
+- ``AccountingStorageTRES=gres/<name>`` for every GRES used or weighed in
+  ``TRESBillingWeights``, when the release has an Accounting object or the profile sets
+  ``accounting_tres: true``. Without slurmdbd slurmctld would refuse to start, so that
+  combination is an error, also when the chart itself writes such a line.
+
+Each of those refusals was first seen on a real slurmctld (tests/test_slurm_e2e.py).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from postrender.errors import Problem
@@ -51,55 +56,98 @@ def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> 
     return name
 
 
-def apply(ctx: Context) -> None:
-    """GresTypes, gres.conf and GPU TRES accounting on the Controller."""
+def _weighted_gres(ctx: Context) -> set[str]:
+    """GRES names the targeted partitions weigh in TRESBillingWeights (``GRES/gpu=2.0``)."""
+    names = set()
+    for partition in {p.name: p for t in ctx.release.targets for p in t.partitions}.values():
+        for entry in str(partition.options.get("TRESBillingWeights", "")).split(","):
+            kind, _, rest = entry.partition("/")
+            if kind.lower() == "gres" and rest:
+                names.add(rest.split("=", 1)[0].split(":", 1)[0])
+    return names
+
+
+def _tres(ctx: Context, controller: SlinkyObject, gres: set[str]) -> None:
+    """AccountingStorageTRES for every GRES used or weighed, when GRES are accounted."""
     release = ctx.release
-    gres = {t.gres.name for t in release.targets if t.gres}
-    controller = release.controller
-    if not gres or controller is None:
-        return
-    _merge_key(
-        ctx,
-        controller,
-        "GresTypes",
-        sorted(gres),
-        Why("GresTypes for the partitions' GRES", field="gres"),
-    )
-
-    profile = release.profile
-    if release.gres_tres and "gpu" in gres:
-        if not release.has_accounting:
-            ctx.problems.append(
-                Problem(
-                    "accounting_tres: true, but the release has no Accounting object: "
-                    "slurmctld would "
-                    "exit at start (slurmdbd is required to run with TRES gres/gpu)",
-                    document=controller.doc.label,
-                    profile=profile.path,
-                    hint="enable accounting in the chart, or drop accounting_tres",
-                )
+    before = lookup(controller.obj, ["spec", "extraConf"]) or ""
+    chart_tres = re.search(r"(?im)^\s*AccountingStorageTRES=\S*gres/", before)
+    if chart_tres and not release.has_accounting:
+        ctx.problems.append(
+            Problem(
+                "the chart's Controller extraConf accounts GRES as TRES but the release has "
+                "no Accounting object: slurmctld would exit at start (slurmdbd is required)",
+                document=controller.doc.label,
+                path="spec.extraConf",
+                hint="enable accounting in the chart, or drop AccountingStorageTRES",
             )
-        else:
-            why = Why("account GPU usage as TRES gres/gpu", field="accounting_tres")
-            _merge_key(ctx, controller, "AccountingStorageTRES", ["gres/gpu"], why)
-
-    if "gpu" not in gres or profile.gres_conf is False:
+        )
+    names = gres | _weighted_gres(ctx)
+    if not release.gres_tres or not names:
         return
+    if not release.has_accounting:
+        ctx.problems.append(
+            Problem(
+                "accounting_tres: true, but the release has no Accounting object: slurmctld "
+                "would exit at start (slurmdbd is required to run with TRES gres/gpu)",
+                document=controller.doc.label,
+                profile=release.profile.path,
+                hint="enable accounting in the chart, or drop accounting_tres",
+            )
+        )
+        return
+    tres = [f"gres/{name}" for name in sorted(names)]
+    why = Why(f"account GRES usage as TRES {','.join(tres)}", field="accounting_tres")
+    _merge_key(ctx, controller, "AccountingStorageTRES", tres, why)
+
+
+def _backs_gpus(gres_conf: str) -> bool:
+    """Whether a gres.conf gives slurmd GPUs: autodetection, or Name=gpu lines."""
+    autodetect = re.search(r"(?im)^\s*AutoDetect=(nvidia|nvml|rsmi|oneapi)\b", gres_conf)
+    return bool(autodetect or re.search(r"(?im)^\s*(NodeName=\S+\s+)?Name=gpu\b", gres_conf))
+
+
+def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
+    """Reference the release's gres.conf, or add one (``gres_conf`` of the profile)."""
+    release = ctx.release
     refs = lookup(controller.obj, ["spec", "configFileRefs"]) or []
     referenced = {r.get("name") for r in refs if isinstance(r, dict)}
     carrying = [c for c in release.configmaps if "gres.conf" in (c.obj.get("data") or {})]
-    name = next(
-        (c.obj["metadata"]["name"] for c in carrying if c.obj["metadata"]["name"] in referenced),
-        None,
-    )
-    if name:
-        return
-    name = (
-        carrying[0].obj["metadata"]["name"]
-        if carrying
-        else _gres_configmap(ctx, controller, str(profile.gres_conf))
-    )
+    carrying.sort(key=lambda c: c.obj["metadata"]["name"] not in referenced)
+    if carrying:
+        existing = carrying[0]
+        name = existing.obj["metadata"]["name"]
+        if not _backs_gpus(str(existing.obj["data"]["gres.conf"])):
+            ctx.problems.append(
+                Problem(
+                    "this gres.conf neither autodetects GPUs nor lists Name=gpu: slurmd would "
+                    "report 0 GPUs and Slurm drains the node (gres/gpu count reported lower "
+                    "than configured)",
+                    document=existing.doc.label,
+                    path="data.gres.conf",
+                    hint="use AutoDetect=nvidia, or add Name=gpu File=/dev/nvidia[0-7] lines",
+                )
+            )
+        if name in referenced:
+            return
+    else:
+        name = _gres_configmap(ctx, controller, str(release.profile.gres_conf))
     why = Why(f"mount gres.conf from ConfigMap {name}", field="gres_conf")
     ctx.edits.append(
         controller.doc, [*controller.prefix, "spec", "configFileRefs"], {"name": name}, why
     )
+
+
+def apply(ctx: Context) -> None:
+    """GresTypes, GRES TRES accounting and gres.conf on the Controller."""
+    release = ctx.release
+    controller = release.controller
+    if controller is None:
+        return
+    gres = {t.gres.name for t in release.targets if t.gres}
+    if gres:
+        why = Why("GresTypes for the partitions' GRES", field="gres")
+        _merge_key(ctx, controller, "GresTypes", sorted(gres), why)
+    _tres(ctx, controller, gres)
+    if "gpu" in gres and release.profile.gres_conf is not False:
+        _gres_conf(ctx, controller)

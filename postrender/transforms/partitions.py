@@ -62,6 +62,19 @@ def apply(ctx: Context) -> None:
         nodes = nodes_of.get(name)
         if not nodes:
             continue
+        accounts = [k for k in ("AllowAccounts", "DenyAccounts") if k in partition.options]
+        if accounts and not release.has_accounting:
+            ctx.problems.append(
+                Problem(
+                    f"{accounts[0]} needs Slurm accounting, and the release has no Accounting "
+                    "object: every job would wait forever (Job's account not known)",
+                    document=controller.doc.label,
+                    profile=partition.label,
+                    path=f"options.{accounts[0]}",
+                    hint="enable accounting in the chart, or use AllowGroups",
+                )
+            )
+            continue
         weights = str(partition.options.get("TRESBillingWeights", ""))
         if "gres/" in weights.lower() and not release.gres_tres:
             ctx.problems.append(
