@@ -25,7 +25,12 @@ Slurm 22.05 (Debian 12) specifics handled here:
   gres.conf autodetection is replaced by ``File=`` lines on fake device nodes, as
   many per node as its slurmd's ``nvidia.com/gpu`` limit (what the pod would see);
 * repeated keys in ``--conf`` are not merged (the last wins), so the operator's merge
-  of ``Features=`` must happen before slurmd sees the line.
+  of ``Features=`` must happen before slurmd sees the line;
+* with ``accounting_storage/slurmdbd`` slurmctld exits at start unless slurmdbd answers,
+  so releases with an Accounting object are refused (:data:`ACCOUNTING_UNSUPPORTED`).
+
+``slinky slurm-check`` (:func:`check_command`) is this harness for users: post-render,
+run, compare with the profile (postrender.verify) and probe jobs (:func:`probe_jobs`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -40,14 +46,23 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import click
 import yaml
+
+from postrender.cli import _guard, _render_options
+from postrender.errors import EXIT_INPUT
+
+if TYPE_CHECKING:
+    from postrender.profiles import Profile
+    from postrender.verify import Report
 
 NODESET_API = "slinky.slurm.net/v1beta1"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -61,8 +76,19 @@ _CLONE_NEWUTS = 0x04000000
 # (slurmstepd calls setsid) can be found and stopped by pid.
 _MARKER_VAR = "SLURMSIM_RUN_ID"
 _AUTODETECT = re.compile(r"^\s*AutoDetect\s*=\s*(\S+)\s*$", re.IGNORECASE)
-_SCONTROL_KEY = re.compile(r"(?:(?<=\s)|^)([A-Za-z][A-Za-z0-9_]*)=")
+# Keys may hold ':' and '/' (AllocNode:Sid=, NtasksPerN:B:S:C=, Socks/Node= in jobs).
+_SCONTROL_KEY = re.compile(r"(?:(?<=\s)|^)([A-Za-z][A-Za-z0-9_:/]*)=")
 _GRES_ITEM = re.compile(r"^(?P<name>[A-Za-z0-9_]+)(?::(?P<type>[^:,]+))?:(?P<count>\d+)$")
+
+
+#: Why a release with an Accounting object cannot run here. Checked on 22.05: with
+#: ``accounting_storage/slurmdbd`` and no slurmdbd answering, slurmctld exits at start
+#: whatever the rest of the configuration ("fatal: You are running with a database but
+#: for some reason we have no TRES from it"), and Debian's slurmdbd needs MariaDB.
+ACCOUNTING_UNSUPPORTED = (
+    "the release has an Accounting object: slurmctld then needs a running slurmdbd "
+    "(it exits at start without one), which this harness does not provide"
+)
 
 
 class SlurmSimError(Exception):
@@ -83,6 +109,7 @@ class SlurmStartError(SlurmSimError):
     def __init__(self, message: str, log_tail: str = "") -> None:
         """Keep the daemon's last log lines next to the message."""
         super().__init__(f"{message}\n--- log tail ---\n{log_tail}" if log_tail else message)
+        self.message = message
         self.log_tail = log_tail
 
 
@@ -111,6 +138,9 @@ class NodeSetConf:
     gpu_limit: int | None
     partition_enabled: bool
     partition_config: str
+    # spec.replicas: 0 means no pod, hence no slurmd and no Slurm node (a Karpenter pool
+    # that never scaled up looks the same to Slurm).
+    replicas: int = 1
 
     @property
     def node_name(self) -> str:
@@ -298,6 +328,16 @@ def _gpu_limit(spec: Mapping[str, Any]) -> int | None:
         raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer") from exc
 
 
+def _replicas(spec: Mapping[str, Any], key: str) -> int:
+    """``spec.replicas`` (the CRD defaults it to 1)."""
+    value = spec.get("replicas", 1)
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise AssembleError(f"NodeSet {key}: replicas {value!r} is not a count")
+    return value
+
+
 def assemble(stream_text: str) -> SlurmRelease:
     """Build, from a post-rendered Helm stream, the Slurm configuration the operator would.
 
@@ -349,6 +389,7 @@ def assemble(stream_text: str) -> SlurmRelease:
                 gpu_limit=limit,
                 partition_enabled=bool(partition.get("enabled")),
                 partition_config=str(partition.get("config") or ""),
+                replicas=_replicas(spec, key),
             )
         )
     keys = [n.key for n in nodesets]
@@ -429,11 +470,13 @@ def _libc() -> ctypes.CDLL:
     return _LIBC
 
 
-def _in_uts(hostname: str) -> Callable[[], None]:
+def _in_uts(hostname: str, user: tuple[int, int] | None = None) -> Callable[[], None]:
     """A ``preexec_fn`` giving the child a private UTS namespace named ``hostname``.
 
     With ``NoInAddrAny`` a Slurm process binds to the address its hostname resolves
     to; a numeric hostname resolves without /etc/hosts, so nothing system-wide changes.
+    ``user`` (uid, gid) drops root afterwards: the namespace needs root, and Popen's own
+    ``user=`` would switch before ``preexec_fn`` runs.
     """
     libc = _libc()
     raw = hostname.encode()
@@ -445,6 +488,10 @@ def _in_uts(hostname: str) -> Callable[[], None]:
         if libc.sethostname(raw, len(raw)) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"sethostname: {os.strerror(err)}")
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
 
     return setup
 
@@ -514,6 +561,9 @@ class SlurmCluster:
 
     Use as a context manager; it always stops what it started. ``device_counts``
     overrides, per NodeSet key, how many fake GPU device files back the node.
+    ``unscheduled`` names NodeSets whose pods never run (a Karpenter pool that never
+    scaled up, a toleration that matches no taint): they get no slurmd, as with
+    ``replicas: 0``.
     """
 
     def __init__(
@@ -524,6 +574,7 @@ class SlurmCluster:
         startup_timeout: float = 30.0,
         command_timeout: float = 30.0,
         device_counts: Mapping[str, int] | None = None,
+        unscheduled: Iterable[str] = (),
         debug: str = "info",
     ) -> None:
         """Prepare (but do not start) a cluster under ``workdir``."""
@@ -534,11 +585,14 @@ class SlurmCluster:
         self.device_counts = dict(device_counts or {})
         self.debug = debug
         self.run_id = secrets.token_hex(8)
+        # One slurmd (node <key>-0) per NodeSet that has pods at all.
+        skipped = set(unscheduled)
+        self.running = tuple(n for n in release.nodesets if n.replicas > 0 and n.key not in skipped)
         self.conf_dir = self.workdir / "etc"
         self.slurm_conf = self.conf_dir / "slurm.conf"
         self.log_dir = self.workdir / "log"
         self.munge_socket = self.workdir / "munge" / "munge.socket"
-        self.node_addrs = {n.node_name: f"127.0.0.{2 + i}" for i, n in enumerate(release.nodesets)}
+        self.node_addrs = {n.node_name: f"127.0.0.{2 + i}" for i, n in enumerate(self.running)}
         self._procs: list[_Proc] = []
         self.ctld_port = 0
         self.slurmd_port = 0
@@ -564,6 +618,8 @@ class SlurmCluster:
         reason = unavailable_reason()
         if reason:
             raise SlurmUnavailable(reason)
+        if self.release.has_accounting:
+            raise SlurmUnavailable(ACCOUNTING_UNSUPPORTED)
         if len(self.release.nodesets) > 250:
             raise SlurmStartError("too many NodeSets for 127.0.0.x addressing")
         try:
@@ -587,7 +643,7 @@ class SlurmCluster:
         if not key.exists():
             key.write_bytes(secrets.token_bytes(1024))
         key.chmod(0o400)
-        for nodeset in self.release.nodesets:
+        for nodeset in self.running:
             (self.workdir / "spool" / nodeset.node_name).mkdir(exist_ok=True)
 
         self.ctld_port = _free_port(["127.0.0.1"])
@@ -641,12 +697,6 @@ class SlurmCluster:
             ("MpiDefault", "none"),
             ("MailProg", _which("true") or "/bin/true"),
         ]
-        if self.release.has_accounting:
-            # Nothing listens there; slurmctld starts anyway and queues the records.
-            settings += [
-                ("AccountingStorageHost", "127.0.0.1"),
-                ("AccountingStoragePort", str(_free_port(["127.0.0.1"]))),
-            ]
         return settings
 
     def _env(self) -> dict[str, str]:
@@ -717,7 +767,7 @@ class SlurmCluster:
         """One dynamic slurmd per NodeSet, each on its own loopback address."""
         deadline = time.monotonic() + self.startup_timeout
         pending: dict[str, _Proc] = {}
-        for nodeset in self.release.nodesets:
+        for nodeset in self.running:
             node = nodeset.node_name
             pending[node] = self._spawn(
                 f"slurmd-{node}",
@@ -814,11 +864,19 @@ class SlurmCluster:
     # ----- clients -----------------------------------------------------------
 
     def _client(
-        self, argv: Sequence[str], timeout: float | None = None, check_timeout: bool = True
+        self,
+        argv: Sequence[str],
+        timeout: float | None = None,
+        check_timeout: bool = True,
+        user: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run a Slurm client against this cluster with a time bound."""
+        """Run a Slurm client against this cluster with a time bound (as ``user`` if given)."""
         limit = self.command_timeout if timeout is None else timeout
         binary = _which(argv[0]) or argv[0]
+        ids = None
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            ids = (entry.pw_uid, entry.pw_gid)
         popen = subprocess.Popen(
             [binary, *argv[1:]],
             stdin=subprocess.DEVNULL,
@@ -826,9 +884,10 @@ class SlurmCluster:
             stderr=subprocess.PIPE,
             text=True,
             env=self._env(),
-            cwd=self.workdir,
+            # The job starts in the client's directory: one any user can enter.
+            cwd=self.workdir if user is None else "/",
             start_new_session=True,
-            preexec_fn=_in_uts("localhost"),
+            preexec_fn=_in_uts("localhost", ids),
         )
         try:
             out, err = popen.communicate(timeout=limit)
@@ -849,16 +908,20 @@ class SlurmCluster:
             raise SlurmSimError(f"scontrol {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
-    def sinfo(self, *args: str) -> str:
-        """``sinfo`` output (extra arguments are passed through)."""
-        result = self._client(["sinfo", *args])
+    def sinfo(self, *args: str, user: str | None = None) -> str:
+        """``sinfo`` output (extra arguments are passed through), as ``user`` if given."""
+        result = self._client(["sinfo", *args], user=user)
         if result.returncode != 0:
             raise SlurmSimError(f"sinfo: {result.stderr.strip()}")
         return result.stdout
 
     def show_partitions(self) -> dict[str, dict[str, str]]:
-        """``scontrol show partition -o`` as {partition: {key: value}}."""
-        return parse_scontrol_oneliners(self.scontrol("show", "partition", "-o"), "PartitionName")
+        """``scontrol --all show partition -o`` as {partition: {key: value}}.
+
+        ``--all``: without it scontrol leaves out ``Hidden=YES`` partitions.
+        """
+        text = self.scontrol("--all", "show", "partition", "-o")
+        return parse_scontrol_oneliners(text, "PartitionName")
 
     def show_nodes(self) -> dict[str, dict[str, str]]:
         """``scontrol show node -o`` as {node: {key: value}} (empty when no node exists)."""
@@ -877,27 +940,98 @@ class SlurmCluster:
         extra: Sequence[str] = (),
         command: Sequence[str] = ("true",),
         immediate: int = 5,
+        user: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``srun`` (e.g. ``-p gpu-partition --gres=gpu:8 true``) and return its result.
 
         ``--immediate`` makes a job Slurm would leave pending (over a partition limit,
-        no fitting node) fail after ``immediate`` seconds instead of waiting.
+        no fitting node) fail after ``immediate`` seconds instead of waiting. ``user``
+        runs it as that account, for limits root is exempt from (``AllowGroups``); it
+        must be able to read the work dir (slurm.conf, the munge socket).
         """
-        argv = ["srun", f"--immediate={immediate}"]
-        if partition:
-            argv.append(f"--partition={partition}")
-        if gres:
-            argv.append(f"--gres={gres}")
-        if time:
-            argv.append(f"--time={time}")
+        argv = ["srun", f"--immediate={immediate}", *_job_options(partition, gres, time)]
         argv += [*extra, *command]
-        return self._client(argv, timeout=max(self.command_timeout, immediate + 10.0))
+        return self._client(argv, timeout=max(self.command_timeout, immediate + 10.0), user=user)
+
+    def submit(
+        self,
+        partition: str | None,
+        gres: str | None = None,
+        time: str | None = None,
+        extra: Sequence[str] = (),
+        command: str = "true",
+    ) -> int:
+        """Queue a batch job (``sbatch --wrap``) and return its id; raise when refused."""
+        argv = ["sbatch", "--parsable", f"--output={self.workdir / 'log' / 'job-%j.out'}"]
+        argv += [*_job_options(partition, gres, time), *extra, "--wrap", command]
+        result = self._client(argv)
+        if result.returncode != 0:
+            raise SlurmSimError(f"{' '.join(argv)}: {result.stderr.strip()}")
+        return int(result.stdout.strip().split(";")[0])
+
+    def show_job(self, job_id: int) -> dict[str, str]:
+        """``scontrol show job -o <id>`` as {key: value}."""
+        records = parse_scontrol_oneliners(self.scontrol("show", "job", "-o", str(job_id)), "JobId")
+        return records[str(job_id)]
+
+    def wait_job(
+        self,
+        job_id: int,
+        states: Sequence[str],
+        reason: str | None = None,
+        timeout: float = 20.0,
+    ) -> dict[str, str]:
+        """Poll a job until its ``JobState`` is one of ``states`` (and its ``Reason`` is
+        ``reason``, when given: slurmctld sets a pending job's final reason only at its
+        next scheduling pass); return its record."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.show_job(job_id)
+            if job.get("JobState") in states and reason in (None, job.get("Reason")):
+                return job
+            if time.monotonic() > deadline:
+                raise SlurmCommandTimeout(
+                    f"job {job_id} still {job.get('JobState')} ({job.get('Reason')}) "
+                    f"after {timeout:g}s, waiting for {'/'.join(states)} {reason or ''}"
+                )
+            time.sleep(0.2)
+
+    def hold(self, partition: str, extra: Sequence[str] = ()) -> int:
+        """Allocate (``salloc --no-shell``) and keep resources until cancelled; return the id.
+
+        An interactive allocation is granted on the spot, where a batch job waits for the
+        next scheduling pass (seconds): the quick way to make a node busy.
+        """
+        argv = ["salloc", "--no-shell", f"--partition={partition}", *extra]
+        result = self._client(argv)
+        granted = re.search(r"Granted job allocation (\d+)", result.stderr)
+        if result.returncode != 0 or not granted:
+            raise SlurmSimError(f"{' '.join(argv)}: {result.stderr.strip()}")
+        return int(granted.group(1))
+
+    def cancel(self, *job_ids: int) -> None:
+        """``scancel`` the jobs (already finished ones are fine)."""
+        self._client(["scancel", *map(str, job_ids)])
+
+    def client_command(self, name: str = "scontrol") -> list[str]:
+        """An argv prefix that runs a Slurm client against this cluster from anywhere.
+
+        ``env SLURM_CONF=...`` rather than a changed environment, so the prefix can be
+        handed to other tools (``slinky verify --scontrol``) and run without a shell.
+        """
+        return [_which("env") or "env", f"SLURM_CONF={self.slurm_conf}", _which(name) or name]
 
     def log(self, name: str = "slurmctld") -> str:
         """The full log of a daemon (``slurmctld``, ``munged`` or ``slurmd-<node>``)."""
         if name == "munged":
             return _tail(self.munge_socket.parent / "munged.log", 10**6)
         return _tail(self.log_dir / f"{name}.log", 10**6)
+
+
+def _job_options(partition: str | None, gres: str | None, limit: str | None) -> list[str]:
+    """``--partition``, ``--gres`` and ``--time`` for srun/sbatch, those that are set."""
+    options = {"partition": partition, "gres": gres, "time": limit}
+    return [f"--{name}={value}" for name, value in options.items() if value]
 
 
 def _make_devices(directory: Path, count: int) -> None:
@@ -940,3 +1074,228 @@ def _marked_pids(run_id: str) -> Iterator[int]:
             continue
         if needle in environ.split(b"\0"):
             yield int(entry.name)
+
+
+# ----- `slinky slurm-check` ----------------------------------------------------------
+
+
+# Debian's Slurm tries mpi/pmix_v4 without the PMIx library: these log errors come from
+# the machine the harness runs on, never from the release under test.
+_HARNESS_NOISE = re.compile(r"pmix|MPI: Cannot create context", re.IGNORECASE)
+_LOG_STAMP = re.compile(r"^\[[^\]]*\]\s*")
+
+
+def start_failure(exc: SlurmStartError) -> str:
+    """The start error and the fatal/error lines of the daemon's log that explain it."""
+    lines = [
+        _LOG_STAMP.sub("", line)
+        for line in exc.log_tail.splitlines()
+        if ("fatal:" in line or "error:" in line) and not _HARNESS_NOISE.search(line)
+    ]
+    return "\n".join([exc.message, *(f"  {line}" for line in lines)])
+
+
+_QUEUED = re.compile(r"job (\d+) queued and waiting")
+
+
+def _refusal(cluster: SlurmCluster, stderr: str) -> str:
+    """Why srun gave up: the pending job's Reason when it was queued, else srun's last line.
+
+    ``srun --immediate`` only says "Requested nodes are busy" for a job that waited; the
+    reason Slurm recorded (``PartitionTimeLimit``, an account not allowed...) says why.
+    """
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    queued = _QUEUED.search(stderr)
+    if queued:
+        with contextlib.suppress(SlurmSimError, KeyError):
+            reason = cluster.show_job(int(queued.group(1))).get("Reason")
+            if reason and reason != "None":
+                return f"{last} (pending: Reason={reason})"
+    return last
+
+
+def probe_jobs(cluster: SlurmCluster, profile: Profile, names: Sequence[str]) -> Report:
+    """Compare Slurm with the profile, then run jobs on every partition of ``names``.
+
+    Each partition whose ``State`` is UP must run a plain job; one with GRES ``gpu:N``
+    must run ``--gres=gpu:N`` and refuse ``--gres=gpu:N+1``. Jobs ask one CPU per task
+    because harness nodes have this machine's CPUs, not the instance type's, so a
+    ``DefCpuPerGPU`` sized for the real node would otherwise not fit. Once a partition
+    cannot run jobs at all (no usable node, the plain job refused) its other probes are
+    skipped: they would only wait out ``--immediate`` to say the same.
+    """
+    from postrender.verify import Finding, bad_states, compare
+
+    partitions = cluster.show_partitions()
+    nodes = cluster.show_nodes()
+    report = compare(profile, partitions, nodes, names)
+    for name in names:
+        partition = profile.partitions.get(name)
+        if partition is None or name not in partitions:
+            continue
+        state = str(partition.options.get("State", "UP")).upper()
+        usable = [
+            n
+            for n, record in nodes.items()
+            if name in record.get("Partitions", "").split(",")
+            and not bad_states(record.get("State", ""))
+        ]
+        skip = (
+            f"not tried: partition State={state}"
+            if state != "UP"
+            else None
+            if usable
+            else "not tried: no usable node"
+        )
+        probes: list[tuple[str | None, bool]] = [(None, True)]
+        if partition.gres is not None:
+            more = partition.gres.count + 1
+            probes += [
+                (f"{partition.gres.name}:{partition.gres.count}", True),
+                (f"{partition.gres.name}:{more}", False),
+            ]
+        for gres, should_run in probes:
+            row = {
+                "partition": name,
+                "request": f"--gres={gres}" if gres else "(plain job)",
+                "expected": "runs" if should_run else "refused",
+            }
+            report.jobs.append(row)
+            if skip:
+                row["result"] = skip
+                continue
+            result = cluster.run(name, gres=gres, extra=["--cpus-per-task=1"], immediate=2)
+            ran = result.returncode == 0
+            row["result"] = "ran" if ran else f"refused: {_refusal(cluster, result.stderr)}"
+            if ran == should_run:
+                continue
+            report.findings.append(
+                Finding(
+                    "job",
+                    f"srun -p {name} {row['request']} {row['result']}, expected it to "
+                    f"{'run' if should_run else 'be refused'}",
+                    partition=name,
+                    expected=row["expected"],
+                    actual=row["result"],
+                )
+            )
+            if gres is None:
+                skip = "not tried: the plain job did not run"
+    return report
+
+
+def carried_partitions(stream_text: str, profile: Profile) -> list[str]:
+    """The profile partitions a (post-rendered) release has NodeSets for, in profile order."""
+    from postrender.release import build_release
+    from postrender.stream import read_stream
+
+    targeted = {
+        p.name
+        for t in build_release(read_stream(stream_text), profile).targets
+        for p in t.partitions
+    }
+    return [name for name in profile.partitions if name in targeted]
+
+
+def local_check(
+    text: str, profile: Profile, workdir: Path, startup_timeout: float = 30.0
+) -> Report:
+    """Post-render ``text``, run it on a local Slurm and report every problem found.
+
+    Only the profile partitions the release carries are checked (a catalogue may
+    serve several releases). What the harness cannot start (a slurmctld fatal, nodes
+    that never register, an extraConf the operator would panic on) is a finding too.
+    """
+    from postrender.engine import post_render
+    from postrender.verify import Finding, Report
+
+    result = post_render(text, profile)
+    names = carried_partitions(result.output, profile)
+    try:
+        release = assemble(result.output)
+    except AssembleError as exc:
+        return Report(profile.cluster, names, {}, {}, [Finding("assemble", str(exc))])
+    notes = list(release.warnings)
+    try:
+        with SlurmCluster(release, workdir, startup_timeout=startup_timeout) as cluster:
+            report = probe_jobs(cluster, profile, names)
+    except SlurmStartError as exc:
+        report = Report(profile.cluster, names, {}, {}, [Finding("start", start_failure(exc))])
+    report.notes += notes
+    return report
+
+
+@click.command("slurm-check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("stream_file", required=False, metavar="[STREAM]")
+@click.option("--chart", metavar="CHART", help="Render CHART (helm template) instead of STREAM.")
+@_render_options
+@click.option(
+    "--config", "-c", metavar="FILE", help="Partition profiles (default: $SLINKY_PR_CONFIG)."
+)
+@click.option("--cluster", metavar="NAME", help="Cluster of the profile file to use.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the harness's configs and logs here (default: a temporary dir).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for slurmctld and for each node.",
+)
+@_guard
+def check_command(
+    stream_file: str | None,
+    chart: str | None,
+    values: tuple[str, ...],
+    set_values: tuple[str, ...],
+    release: str,
+    namespace: str | None,
+    config: str | None,
+    cluster: str | None,
+    fmt: str,
+    workdir: str | None,
+    timeout: float,
+) -> None:
+    """Try the profiles on a real local Slurm; exit 1 on any problem.
+
+    Post-renders STREAM (helm template output, - for stdin) or --chart with -f/--set,
+    builds slurm.conf and gres.conf as the Slinky operator would, starts munged,
+    slurmctld and one slurmd per NodeSet on 127.0.0.x (needs root and Debian's
+    slurmctld, slurmd, slurm-client and munge), prints the partitions and nodes,
+    runs a job per partition and a GRES job per GPU partition, then stops them.
+    """
+    import tempfile
+
+    from postrender.cli import load_profile_option
+    from postrender.render import render_chart
+    from postrender.stream import decode
+    from postrender.verify import emit
+
+    profile = load_profile_option(config, cluster)
+    if profile is None:
+        raise click.UsageError("no profile: pass --config FILE or set SLINKY_PR_CONFIG")
+    if chart and stream_file:
+        raise click.UsageError("give STREAM or --chart, not both")
+    if chart:
+        text = render_chart(chart, list(values), list(set_values), release, namespace)
+    else:
+        with click.open_file(stream_file or "-", "rb") as handle:
+            text = decode(handle.read())
+    try:
+        if workdir:
+            report = local_check(text, profile, Path(workdir), timeout)
+        else:
+            with tempfile.TemporaryDirectory(prefix="slinky-slurm-check-") as tmp:
+                report = local_check(text, profile, Path(tmp), timeout)
+    except SlurmUnavailable as exc:
+        click.echo(f"cannot run the local Slurm check: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    emit(report, fmt)
