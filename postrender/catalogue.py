@@ -87,9 +87,9 @@ def all_types() -> Mapping[str, InstanceType]:
 
 @functools.cache
 def _text() -> str:
-    from importlib.resources import files
+    from postrender.resources import data_text
 
-    return (files("postrender.data") / _DATA_FILE).read_text(encoding="utf-8")
+    return data_text(_DATA_FILE)
 
 
 @functools.cache

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 import yaml
 
 from postrender import catalogue, k8s
 from postrender.errors import EXIT_PROFILE, Problem, SlinkyError
+from postrender.resources import schema_text
 from postrender.slurmconf import Gres
 
 DEFAULT_HUGEPAGES = "5120Mi"
@@ -57,6 +58,55 @@ _ProfileLoader.add_implicit_resolver(
 
 Path = tuple[str | int, ...]
 
+# Bounds on the node graph, checked while it is turned into values: aliases can make it
+# a cycle or a billion laughs, and every step below (schema validation too) recurses.
+MAX_PROFILE_DEPTH = 64
+MAX_PROFILE_NODES = 200_000
+# The annotation that selects a NodeSet's partitions (release.ANNOTATION; release imports
+# this module). A profile that wrote it would retarget the NodeSet on the next run.
+_TARGETING_ANNOTATION = "slinky-pr/partition"
+
+
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class _Refused(Exception):
+    """A value the loader cannot turn into data; aborts building with one problem."""
+
+    def __init__(self, message: str, node: yaml.Node, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.line = node.start_mark.line + 1
+        self.hint = hint
+
+
+def _text(value: str, node: yaml.Node) -> str:
+    """A ``"\\ud800"`` escape yields a string no encoder (nor the validator) accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused("text with a lone surrogate escape (\\uD800-\\uDFFF)", node) from None
+    return value
+
+
+def _scalar(loader: _ProfileLoader, node: yaml.Node) -> Any:
+    """A scalar as JSON-compatible data (what the schema validator accepts)."""
+    try:
+        value = loader.construct_object(node)
+    except yaml.YAMLError as exc:  # a tag with no safe constructor: !!python/...
+        raise _Refused(str(getattr(exc, "problem", None) or "unreadable value"), node) from None
+    except Exception as exc:  # bad tagged scalars raise KeyError, ValueError, ...
+        raise _Refused(f"cannot read this value ({type(exc).__name__})", node) from None
+    if isinstance(value, str):
+        return _text(value, node)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Refused(f"{value} is not a finite number", node)  # JSON has no inf or nan
+    if not isinstance(value, (int, float, type(None))):  # bool is an int
+        raise _Refused(
+            f"a YAML {type(value).__name__} is not a profile value", node, "quote it as a string"
+        )
+    return value
+
 
 def _format_path(path: Path) -> str:
     out = ""
@@ -72,34 +122,58 @@ def _build(
     lines: dict[Path, int],
     problems: list[Problem],
     src: str,
+    walk: list[int] | None = None,
+    open_nodes: set[int] | None = None,
 ) -> Any:
-    """Node tree to Python values, recording each path's line and flagging duplicate keys."""
+    """Node tree to Python values, recording each path's line and flagging duplicate keys.
+
+    ``walk`` counts nodes visited (aliases re-visit theirs) and ``open_nodes`` holds the
+    collections being built, to refuse bombs and recursive aliases before they hang.
+    """
+    walk = [0] if walk is None else walk
+    open_nodes = set() if open_nodes is None else open_nodes
+    walk[0] += 1
+    if walk[0] > MAX_PROFILE_NODES:
+        raise _Refused(f"more than {MAX_PROFILE_NODES} values (aliases expanded)", node)
+    if len(path) > MAX_PROFILE_DEPTH:
+        raise _Refused(f"nested deeper than {MAX_PROFILE_DEPTH} levels", node)
+    if id(node) in open_nodes:
+        raise _Refused("recursive alias", node)
     lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            if key in out:
-                problems.append(
-                    Problem(
-                        f"duplicate key {key!r}",
-                        profile=f"{src}:{key_node.start_mark.line + 1}",
-                        path=_format_path((*path, key)),
-                        hint="YAML keeps only the last one; remove the other",
-                    )
-                )
-            out[key] = _build(loader, value_node, (*path, key), lines, problems, src)
-        return out
+    if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        return _scalar(loader, node)
+    if node.tag not in (_MAP_TAG, _SEQ_TAG):  # built as plain maps and lists: a tag would lie
+        raise _Refused(f"tag {node.tag} is not allowed in a profile", node)
+    open_nodes.add(id(node))
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(loader, n, (*path, i), lines, problems, src) for i, n in enumerate(node.value)
+        out_list = [
+            _build(loader, n, (*path, i), lines, problems, src, walk, open_nodes)
+            for i, n in enumerate(node.value)
         ]
-    return loader.construct_object(node)
+        open_nodes.discard(id(node))
+        return out_list
+    out: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _Refused("a mapping key must be a scalar", key_node)
+        key = _text(key_node.value, key_node)  # as written: "1: x" is the key "1"
+        if key in out:
+            problems.append(
+                Problem(
+                    f"duplicate key {key!r}",
+                    profile=f"{src}:{key_node.start_mark.line + 1}",
+                    path=_format_path((*path, key)),
+                    hint="YAML keeps only the last one; remove the other",
+                )
+            )
+        out[key] = _build(loader, value_node, (*path, key), lines, problems, src, walk, open_nodes)
+    open_nodes.discard(id(node))
+    return out
 
 
 @cache
 def _schema() -> dict[str, Any]:
-    text = (files("postrender.schemas") / "profile.schema.json").read_text()
+    text = schema_text("profile.schema.json")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -276,6 +350,12 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
             bad(message, key + sub)
     for sub, message in k8s.labels_problems(entry.get("annotations", {}), values=False):
         bad(message, "annotations" + sub)
+    if _TARGETING_ANNOTATION in entry.get("annotations", {}):
+        bad(
+            f"{_TARGETING_ANNOTATION} chooses a NodeSet's partitions; the profile cannot set it",
+            f"annotations[{_TARGETING_ANNOTATION}]",
+            "annotate the NodeSet in the chart's values, or list its key under nodesets",
+        )
     for i, tol in enumerate(entry.get("tolerations", [])):
         for sub, message in k8s.toleration_problems(tol):
             bad(message, f"tolerations[{i}]{sub}")
@@ -302,15 +382,34 @@ def load_profile(path: str, cluster: str | None = None) -> Profile:
         raise SlinkyError(
             [Problem(f"cannot read profile: {exc.strerror}", profile=path)], EXIT_PROFILE
         ) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise SlinkyError(
+            [Problem(f"not UTF-8: byte {exc.start} is invalid", profile=f"{path}:{line}")],
+            EXIT_PROFILE,
+            "invalid partition profile",
+        ) from None
     return parse_profile(text, src, cluster)
 
 
 def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None) -> Profile:
     """Like :func:`load_profile`, from text; ``src`` names the file in messages."""
     title = "invalid partition profile"
-    loader = _ProfileLoader(text)
+    lines: dict[Path, int] = {}
+    problems: list[Problem] = []
     try:
+        loader = _ProfileLoader(text)  # checks every character already
         node = loader.get_single_node()
+        if node is None:
+            raise SlinkyError(
+                [Problem("the profile file is empty", profile=src)], EXIT_PROFILE, title
+            )
+        data = _build(loader, node, (), lines, problems, src)
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise SlinkyError(
+            [Problem(f"invalid YAML: {exc.reason}", profile=f"{src}:{line}")], EXIT_PROFILE, title
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{src}:{mark.line + 1}" if mark else src
@@ -318,16 +417,36 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
         raise SlinkyError(
             [Problem(f"invalid YAML: {reason}", profile=where)], EXIT_PROFILE, title
         ) from None
-    if node is None:
-        raise SlinkyError([Problem("the profile file is empty", profile=src)], EXIT_PROFILE, title)
-    lines: dict[Path, int] = {}
-    problems: list[Problem] = []
-    data = _build(loader, node, (), lines, problems, src)
+    except _Refused as exc:
+        raise SlinkyError(
+            [Problem(str(exc), profile=f"{src}:{exc.line}", hint=exc.hint)], EXIT_PROFILE, title
+        ) from None
+    except RecursionError:  # the pure-Python composer recurses once per nesting level
+        raise SlinkyError(
+            [Problem(f"nested deeper than {MAX_PROFILE_DEPTH} levels", profile=src)],
+            EXIT_PROFILE,
+            title,
+        ) from None
     problems += _check_schema(data, lines, src)
     if problems:
         raise SlinkyError(problems, EXIT_PROFILE, title)
 
-    clusters = {c["name"]: (i, c) for i, c in enumerate(data["clusters"])}
+    clusters: dict[str, tuple[int, Any]] = {}
+    for i, entry in enumerate(data["clusters"]):
+        first = clusters.get(entry["name"])
+        if first is not None:  # a dict comprehension would silently keep the last one
+            problems.append(
+                Problem(
+                    f"cluster {entry['name']!r} is defined twice",
+                    profile=f"{src}:{lines.get(('clusters', i), 1)}",
+                    path=f"clusters[{i}].name",
+                    hint=f"first defined at {src}:{lines.get(('clusters', first[0]), 1)}",
+                )
+            )
+        else:
+            clusters[entry["name"]] = (i, entry)
+    if problems:
+        raise SlinkyError(problems, EXIT_PROFILE, title)
     if cluster is None and len(clusters) > 1:
         raise SlinkyError(
             [

@@ -22,8 +22,14 @@ from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 
 FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
 DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
-# A document whose aliases expand to more nodes than this is refused ("billion laughs").
+# Aliases may add at most this many nodes to the whole stream ("billion laughs"). Counted
+# for the stream, not per document: a million small bombs would otherwise each pass.
 MAX_EXPANDED_NODES = 1_000_000
+# Deeper documents are refused before anything recurses over them: the constructor, the
+# dumper and the schema validator all recurse, and Python's limit (1000 frames) would
+# otherwise decide, differently depending on the caller's stack. Kubernetes objects,
+# CRDs included, stay far below this.
+MAX_DEPTH = 100
 
 _SEPARATOR = re.compile(r"---(?=[ \t\r\n]|$)")
 _DOC_END = re.compile(r"\.\.\.(?=[ \t\r\n]|$)")
@@ -33,12 +39,32 @@ _SOURCE = re.compile(r"#\s*Source:\s*(\S+)")
 class _Loader(yaml.CSafeLoader):
     """libyaml's C parser, safe constructors only, and duplicate keys refused."""
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Safe constructors fail on bad tagged scalars (``!!bool x``, ``!!int x``) with
+        KeyError, ValueError or AttributeError whose messages quote the value, which may
+        be Secret data: turn them into a YAML error that names the tag and the line only."""
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"cannot read this {node.tag.rsplit(':', 1)[-1]} value ({type(exc).__name__})",
+                node.start_mark,
+            ) from None
+
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, (dict, list)):  # "? [a, b]": legal YAML, no JSON or Kubernetes key
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a scalar", key_node.start_mark
+            )
         if key in mapping:
             line = key_node.start_mark.line + 1
             raise yaml.constructor.ConstructorError(
@@ -186,20 +212,58 @@ def _head(chunk: str) -> str:
     return chunk[:end]
 
 
-def _expanded_size(obj: Any, budget: int) -> int:
-    """Count nodes as a consumer would see them, aliases expanded; stop past ``budget``."""
-    seen = 0
-    stack = [obj]
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _tree_depth(root: yaml.Node) -> int:
+    """Depth of an alias-free node tree; only collections are visited (the common, fast path)."""
+    deepest = 1
+    stack = [(root, 1)]
     while stack:
-        item = stack.pop()
-        seen += 1
-        if seen > budget:
-            return seen
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return seen
+        node, depth = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            continue
+        if children:
+            deepest = max(deepest, depth + 1)
+            stack.extend((c, depth + 1) for c in children if not isinstance(c, yaml.ScalarNode))
+    return deepest
+
+
+def _measure(root: yaml.Node) -> tuple[int, int, int]:
+    """Depth, size with aliases expanded (capped at 2**62) and distinct node count.
+
+    Aliases make the node tree a graph: every node is visited once (memoized by identity),
+    so a billion laughs costs its size in the input, not its expansion. A node reached
+    again while still open is a recursive alias (``&a [*a]``), refused.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            size[key] = min(1 << 62, 1 + sum(size[id(c)] for c in children))  # no bignums
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+        elif key in open_nodes:
+            raise yaml.constructor.ConstructorError(None, None, "recursive alias", node.start_mark)
+        elif key not in size:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+    return depth[id(root)], size[id(root)], len(size)
 
 
 def _source_of(head: str, body: Any) -> str | None:
@@ -213,13 +277,14 @@ def _source_of(head: str, body: Any) -> str | None:
     return None
 
 
-def decode(data: bytes, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:
+def decode(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:
     """Bytes from stdin to text: UTF-8 only, size-capped, a leading BOM dropped."""
     if len(data) > max_bytes:
+        # The CLI reads at most max_bytes + 1 bytes, so the real size is not known here.
         raise SlinkyError(
             [
                 Problem(
-                    f"input is {len(data)} bytes, over the limit of {max_bytes}",
+                    f"input is over the limit of {max_bytes} bytes",
                     hint="raise it with --max-input-bytes or SLINKY_PR_MAX_INPUT_BYTES",
                 )
             ],
@@ -238,35 +303,89 @@ def decode(data: bytes, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> str:
     return text.removeprefix("\ufeff")
 
 
+# Line breaks for YAML (and libyaml). A lone "\r" is one: an old-Mac stream that is
+# passed through must not gain a "\n" between its documents.
+_YAML_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")  # what libyaml counts as one
+
+
+def _parse(chunk: str, alias_budget: int) -> tuple[Any, int]:
+    """One document to objects, and how many nodes its aliases added.
+
+    Composed first, then measured, then constructed, so nothing recursive or expanding
+    runs over a document that is too deep or a bomb.
+    """
+    loader = _Loader(chunk)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, 0
+        added = 0
+        if "*" in chunk:  # every alias is written with a "*"
+            depth, expanded, distinct = _measure(node)
+            added = expanded - distinct
+        elif len(chunk) > MAX_DEPTH:
+            depth = _tree_depth(node)
+        else:
+            depth = 0  # every level of nesting takes at least one character
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        if added > alias_budget:
+            raise ValueError(f"aliases expand the stream by more than {MAX_EXPANDED_NODES} nodes")
+        return loader.construct_document(node), added
+    finally:
+        loader.dispose()
+
+
+def _tab_hint(chunk: str, mark: Any) -> str | None:
+    """libyaml says "found character that cannot start any token" for a tab in indentation."""
+    lines = chunk.splitlines()
+    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    indent = line[: len(line) - len(line.lstrip())]
+    return "this line is indented with a tab: YAML indents with spaces" if "\t" in indent else None
+
+
 def read_stream(text: str) -> Stream:
     """Parse every document; collect all unreadable documents into one error."""
     documents: list[Document] = []
     problems: list[Problem] = []
     line_offset = 0
     last_source: str | None = None
+    alias_budget = MAX_EXPANDED_NODES
     for index, chunk in enumerate(_split(text)):
         head = _head(chunk)
+        where = f"document {index + 1}"
+        body = None
         try:
-            body = yaml.load(chunk, Loader=_Loader)
-            if "&" in chunk and _expanded_size(body, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
-                raise ValueError(f"aliases expand to more than {MAX_EXPANDED_NODES} nodes")
+            body, added = _parse(chunk, alias_budget)
+            alias_budget -= added
+        except yaml.reader.ReaderError as exc:
+            # libyaml reports a bad character by byte offset, not by line.
+            line = (
+                line_offset
+                + len(_LINE_BREAK.findall(chunk.encode()[: exc.position].decode(errors="ignore")))
+                + 1
+            )
+            problems.append(Problem(f"invalid YAML at line {line}: {exc.reason}", document=where))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            where = f"line {line_offset + mark.line + 1}" if mark else "unknown line"
+            at = f"line {line_offset + mark.line + 1}" if mark else "unknown line"
             reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             problems.append(
-                Problem(f"invalid YAML at {where}: {reason}", document=f"document {index + 1}")
+                Problem(
+                    f"invalid YAML at {at}: {reason}", document=where, hint=_tab_hint(chunk, mark)
+                )
             )
-            body = None
-        except (ValueError, RecursionError) as exc:
-            problems.append(Problem(f"refused: {exc}", document=f"document {index + 1}"))
-            body = None
+        except ValueError as exc:
+            problems.append(
+                Problem(f"refused (starts at line {line_offset + 1}): {exc}", document=where)
+            )
         source = _source_of(head, body)
         if source is not None:
             last_source = source
         # Helm 3 writes "# Source:" only before a template's first document.
         documents.append(Document(index, chunk, head, body, source or last_source))
-        line_offset += chunk.count("\n")
+        line_offset += len(_LINE_BREAK.findall(chunk))
     if problems:
         raise SlinkyError(problems, exit_code=EXIT_INPUT, title="cannot read the manifest stream")
     newline = "\r\n" if "\r\n" in text[:4096] else "\n"
@@ -285,12 +404,23 @@ def dump(body: Any) -> str:
     )
 
 
+def _end_marker(raw: str) -> str:
+    """The ``...`` line a document ended with, kept on rewrite: the next document may start
+    without ``---`` and would otherwise be read as part of this one."""
+    last = raw.splitlines(keepends=True)[-1:] or [""]
+    return last[0] if _DOC_END.match(last[0]) else ""
+
+
 def write_stream(stream: Stream) -> str:
     """Untouched documents verbatim, changed ones re-serialized, added ones last."""
     parts: list[str] = []
     for doc in [*stream.documents, *stream.added]:
-        text = doc.head + dump(doc.body) if (doc.changed or doc.added) else doc.raw
-        if parts and not parts[-1].endswith("\n"):
+        text = (
+            doc.head + dump(doc.body) + _end_marker(doc.raw)
+            if doc.changed or doc.added
+            else doc.raw
+        )
+        if parts and parts[-1][-1:] not in _YAML_BREAKS:  # only an input without a final newline
             parts.append(stream.newline)
         parts.append(text)
     return "".join(parts)

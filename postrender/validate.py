@@ -54,9 +54,9 @@ def format_path(parts: Iterable[str | int]) -> str:
 
 
 def _read_schema_text(name: str) -> str:
-    from importlib.resources import files
+    from postrender.resources import schema_text
 
-    return (files("postrender.schemas") / _SCHEMA_DIR / name).read_text(encoding="utf-8")
+    return schema_text(_SCHEMA_DIR, name)
 
 
 @functools.cache

@@ -25,10 +25,10 @@ import functools
 import json
 import re
 from collections.abc import Iterator
-from importlib.resources import files
 
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.resources import schema_text
 
 ID = "SPR-C002"
 SEVERITY = "error"
@@ -38,7 +38,7 @@ KEYS = ("maxtime", "defaulttime")
 @functools.cache
 def time_syntax() -> re.Pattern[str]:
     """The profile schema's MaxTime pattern: one definition of Slurm's time syntax."""
-    schema = json.loads((files("postrender.schemas") / "profile.schema.json").read_text())
+    schema = json.loads(schema_text("profile.schema.json"))
     partition = schema["properties"]["clusters"]["items"]["properties"]["partitions"]["items"]
     options = partition["properties"]["options"]["properties"]
     pattern = next(alt["pattern"] for alt in options["MaxTime"]["oneOf"] if "pattern" in alt)
