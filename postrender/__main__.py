@@ -1,5 +1,5 @@
 """``python -m postrender`` is the post-renderer (what the Helm 4 plugin runs)."""
 
-from postrender.cli import postrender_main
+from postrender.run import entry
 
-postrender_main()
+entry()

@@ -1,4 +1,4 @@
-"""Command line: ``slinky-pr`` (the post-renderer) and ``slinky`` (the tool).
+"""Command line of ``slinky`` (the tool; the post-renderer ``slinky-pr`` is run.py).
 
 Thin by design: parse options, call the library, map errors to exit codes and
 messages. Everything here is reachable as a library call.
@@ -10,113 +10,21 @@ import functools
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from postrender import __version__, logfile
-from postrender.errors import EXIT_INTERNAL, SlinkyError
-from postrender.stream import DEFAULT_MAX_INPUT_BYTES
+from postrender import __version__
+from postrender.errors import SlinkyError
+from postrender.run import CONFIG_ENV, load_profile_option
 
 if TYPE_CHECKING:
     from postrender.engine import Result
-    from postrender.profiles import Profile
 
-CONFIG_ENV = "SLINKY_PR_CONFIG"
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _report(message: str, log: Path | None) -> None:
-    """Error to stderr and, if configured, the log file (Helm 4 hides stderr)."""
-    click.echo(message, err=True)
-    if log is not None and logfile.append(log, message):
-        click.echo(f"(also written to {log})", err=True)
-
-
-def load_profile_option(config: str | None, cluster: str | None) -> Profile | None:
-    """The profile from --config or $SLINKY_PR_CONFIG, or None when neither is set."""
-    from postrender.profiles import load_profile
-
-    path = config or os.environ.get(CONFIG_ENV)
-    return load_profile(path, cluster) if path else None
-
-
-def _read_capped(stream: BinaryIO, cap: int) -> bytearray:
-    """At most ``cap + 1`` bytes: one past the cap is enough to refuse, so memory stays
-    bounded by the cap however much is piped in. Read in pieces because ``read(n)``
-    allocates ``n`` bytes up front; one growing buffer, not pieces and a join (2x)."""
-    data = bytearray()
-    while len(data) <= cap:
-        piece = stream.read(min(1 << 20, cap + 1 - len(data)))
-        if not piece:
-            break
-        data += piece
-    return data
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
-)
-@click.option(
-    "--cluster", metavar="NAME", help="Cluster of the profile file to use (if it has several)."
-)
-@click.option(
-    "--log-file", metavar="FILE", help=f"Also append errors here (default: ${logfile.ENV})."
-)
-@click.option(
-    "--max-input-bytes",
-    # click reads the variable so that a bad value is a usage error (exit 2), not a crash.
-    type=click.IntRange(min=1),
-    envvar="SLINKY_PR_MAX_INPUT_BYTES",
-    default=DEFAULT_MAX_INPUT_BYTES,
-    show_default="64 MiB",
-    help="Refuse larger input streams (env: SLINKY_PR_MAX_INPUT_BYTES).",
-)
-@click.option("--verbose", "-v", is_flag=True, help="List every change on stderr.")
-@click.version_option(__version__, prog_name="slinky-pr")
-def postrender_main(
-    config: str | None,
-    cluster: str | None,
-    log_file: str | None,
-    max_input_bytes: int,
-    verbose: bool,
-) -> None:
-    """Helm post-renderer: read manifests on stdin, write them patched on stdout.
-
-    NodeSets annotated slinky-pr/partition=<name> get what that partition of the
-    profile needs. On any error nothing is written to stdout and the exit code
-    says why (see README, "Exit codes").
-    """
-    log = logfile.resolve(log_file)
-    try:
-        from postrender.engine import post_render
-        from postrender.stream import decode
-
-        profile = load_profile_option(config, cluster)
-        text = decode(_read_capped(sys.stdin.buffer, max_input_bytes), max_input_bytes)
-        result = post_render(text, profile)
-        # Encoded here, inside the guard: UTF-8 whatever the locale says, and a failure
-        # cannot leave half a stream on stdout.
-        output = result.output.encode("utf-8")
-    except SlinkyError as exc:
-        _report(exc.format(), log)
-        sys.exit(exc.exit_code)
-    except Exception:  # a bug: still nothing on stdout, and the traceback where it can be found
-        _report("slinky-pr internal error:\n" + traceback.format_exc(), log)
-        sys.exit(EXIT_INTERNAL)
-    if verbose:
-        for change in result.changes:
-            click.echo(f"{change.op} {change.path}: {change.reason}", err=True)
-    for note in result.notes:
-        if verbose:
-            click.echo(f"note: {note}", err=True)
-    sys.stdout.buffer.write(output)
-    sys.stdout.buffer.flush()
 
 
 class LazyGroup(click.Group):

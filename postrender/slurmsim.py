@@ -1274,8 +1274,8 @@ def check_command(
     """
     import tempfile
 
-    from postrender.cli import load_profile_option
     from postrender.render import render_chart
+    from postrender.run import load_profile_option
     from postrender.stream import decode
     from postrender.verify import emit
 

@@ -550,7 +550,7 @@ def verify_command(
     reports missing partitions, options Slurm reads differently, partitions without
     nodes, and nodes lacking the GRES/features asked for or drained/down/invalid.
     """
-    from postrender.cli import load_profile_option
+    from postrender.run import load_profile_option
 
     try:
         profile = load_profile_option(config, cluster)

@@ -82,23 +82,34 @@ def test_log_defaults_to_state_dir_under_helm(tmp_path: Path) -> None:
 
 
 def test_internal_error_exits_70_with_traceback_in_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes]
 ) -> None:
-    from click.testing import CliRunner
+    import io
 
     import postrender.engine
-    from postrender.cli import postrender_main
+    from postrender.run import main
 
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(postrender.engine, "post_render", broken)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(RELEASE.read_bytes())))
     log = tmp_path / "pr.log"
-    result = CliRunner().invoke(
-        postrender_main,
-        ["--config", str(PROFILES), "--log-file", str(log)],
-        input=RELEASE.read_bytes(),
-    )
-    assert result.exit_code == 70
-    assert result.stdout == ""
+    assert main(["--config", str(PROFILES), "--log-file", str(log)]) == 70
+    assert capfdbinary.readouterr().out == b""
     assert "RuntimeError: boom" in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--max-input-bytes", "0"], {}), ([], {"SLINKY_PR_MAX_INPUT_BYTES": "lots"})],
+    ids=["option", "env"],
+)
+def test_bad_size_cap_is_a_usage_error(args: list[str], env: dict[str, str]) -> None:
+    done = run("--config", str(PROFILES), *args, env=env)
+    assert done.returncode == 2 and done.stdout == b""
+
+
+def test_version_and_help() -> None:
+    assert run("--version", stdin=b"").stdout.startswith(b"slinky-pr ")
+    assert b"--max-input-bytes" in run("--help", stdin=b"").stdout

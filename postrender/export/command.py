@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from postrender.cli import CONFIG_ENV, _guard, load_profile_option
+from postrender.cli import _guard
 from postrender.errors import EXIT_USAGE, Problem, SlinkyError
 from postrender.profiles import Profile
+from postrender.run import CONFIG_ENV, load_profile_option
 
 _CONFIG_HELP = f"Partition profiles (default: ${CONFIG_ENV})."
 

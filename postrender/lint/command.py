@@ -12,13 +12,14 @@ import traceback
 
 import click
 
-from postrender.cli import CONFIG_ENV, _render_options
+from postrender.cli import _render_options
 from postrender.errors import SlinkyError
 from postrender.lint import RULES, load_config
 from postrender.lint import report as report_mod
 from postrender.lint.finding import SEVERITIES
 from postrender.lint.report import FORMATS
 from postrender.lint.runner import lint as run_lint
+from postrender.run import CONFIG_ENV
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 

@@ -1,0 +1,135 @@
+"""``slinky-pr``: the post-renderer command Helm runs on every install and upgrade.
+
+Kept apart from the ``slinky`` tool (cli.py, click) because it starts on every
+``helm upgrade``: argparse and nothing else beyond what the pipeline needs. It reads
+the manifests on stdin and writes them patched on stdout; on any error it writes
+nothing to stdout, exits with the code of the error (README, "Exit codes") and also
+appends the message to the log file, because Helm 4 never shows stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, BinaryIO
+
+from postrender import __version__, logfile
+from postrender.errors import EXIT_INTERNAL, EXIT_USAGE, SlinkyError
+from postrender.stream import DEFAULT_MAX_INPUT_BYTES
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from postrender.profiles import Profile
+
+CONFIG_ENV = "SLINKY_PR_CONFIG"
+MAX_INPUT_ENV = "SLINKY_PR_MAX_INPUT_BYTES"
+
+
+def load_profile_option(config: str | None, cluster: str | None) -> Profile | None:
+    """The profile from --config or $SLINKY_PR_CONFIG, or None when neither is set."""
+    from postrender.profiles import load_profile
+
+    path = config or os.environ.get(CONFIG_ENV)
+    return load_profile(path, cluster) if path else None
+
+
+def read_capped(stream: BinaryIO, cap: int) -> bytearray:
+    """At most ``cap + 1`` bytes: one past the cap is enough to refuse, so memory stays
+    bounded by the cap however much is piped in. Read in pieces because ``read(n)``
+    allocates ``n`` bytes up front; one growing buffer, not pieces and a join (2x)."""
+    data = bytearray()
+    while len(data) <= cap:
+        piece = stream.read(min(1 << 20, cap + 1 - len(data)))
+        if not piece:
+            break
+        data += piece
+    return data
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``slinky-pr``."""
+    p = argparse.ArgumentParser(
+        prog="slinky-pr",
+        description="Helm post-renderer: read manifests on stdin, write them patched on stdout. "
+        "NodeSets annotated slinky-pr/partition=<name> get what that partition of the profile "
+        "needs. On any error nothing is written to stdout.",
+    )
+    p.add_argument(
+        "--config", "-c", metavar="FILE", help=f"partition profiles (default: ${CONFIG_ENV})"
+    )
+    p.add_argument(
+        "--cluster", metavar="NAME", help="cluster of the profile file, if it has several"
+    )
+    p.add_argument(
+        "--log-file", metavar="FILE", help=f"also append errors here (default: ${logfile.ENV})"
+    )
+    p.add_argument(
+        "--max-input-bytes",
+        metavar="N",
+        type=_positive,
+        default=None,
+        help=f"refuse larger input streams (default: ${MAX_INPUT_ENV}, else 64 MiB)",
+    )
+    p.add_argument("--verbose", "-v", action="store_true", help="list every change on stderr")
+    p.add_argument("--version", action="version", version=f"slinky-pr {__version__}")
+    return p
+
+
+def _report(message: str, log: Path | None) -> None:
+    """Error to stderr and, if configured, the log file."""
+    if log is not None and logfile.append(log, message):
+        message += f"\n(also written to {log})"
+    print(message, file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the post-renderer; the exit code is returned (0 on success)."""
+    args = parser().parse_args(argv)
+    log = logfile.resolve(args.log_file)
+    max_bytes = args.max_input_bytes
+    try:
+        if max_bytes is None:
+            max_bytes = _positive(os.environ.get(MAX_INPUT_ENV) or str(DEFAULT_MAX_INPUT_BYTES))
+    except ValueError:
+        _report(f"slinky-pr: ${MAX_INPUT_ENV} must be a positive whole number", log)
+        return EXIT_USAGE
+    try:
+        from postrender.engine import post_render
+        from postrender.stream import decode
+
+        profile = load_profile_option(args.config, args.cluster)
+        text = decode(read_capped(sys.stdin.buffer, max_bytes), max_bytes)
+        result = post_render(text, profile)
+        # Encoded here, inside the guard: UTF-8 whatever the locale says, and a failure
+        # cannot leave half a stream on stdout.
+        output = result.output.encode("utf-8")
+    except SlinkyError as exc:
+        _report(exc.format(), log)
+        return exc.exit_code
+    except Exception:  # a bug: still nothing on stdout, and the traceback where it can be found
+        import traceback
+
+        _report("slinky-pr internal error:\n" + traceback.format_exc(), log)
+        return EXIT_INTERNAL
+    if args.verbose:
+        for change in result.changes:
+            print(f"{change.op} {change.path}: {change.reason}", file=sys.stderr)
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+    sys.stdout.buffer.write(output)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
