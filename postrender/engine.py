@@ -6,6 +6,7 @@ the Helm plugins, golden tests and the exports call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from postrender.errors import EXIT_INVALID, EXIT_PLAN, Problem, SlinkyError
@@ -13,7 +14,7 @@ from postrender.k8s import labels_problems, resources_problems, toleration_probl
 from postrender.plan import Change, Edits, lookup
 from postrender.profiles import Profile
 from postrender.release import ANNOTATION, Release, build_release, partition_annotation
-from postrender.stream import Stream, read_stream, write_stream
+from postrender.stream import Document, Stream, read_stream, write_stream
 
 
 @dataclass
@@ -78,12 +79,13 @@ def _pod_rules(release: Release) -> list[Problem]:
     return problems
 
 
-def validate(stream: Stream, release: Release | None = None) -> None:
-    """Every document of a known kind against its schema, plus the pod-template rules."""
+def validate(documents: Iterable[Document], release: Release | None = None) -> None:
+    """Documents of known kinds against their schemas, plus the pod-template rules
+    for what slinky-pr wrote (given the release)."""
     from postrender.validate import validate_document
 
     problems = []
-    for doc in [*stream.documents, *stream.added]:
+    for doc in documents:
         for prefix, obj in doc.objects():
             for problem in validate_document(obj):
                 where = f"{prefix.lstrip('/').replace('/', '.')}." if prefix else ""
@@ -93,7 +95,10 @@ def validate(stream: Stream, release: Release | None = None) -> None:
     if release is not None:
         problems += _pod_rules(release)
     if problems:
-        raise SlinkyError(problems, EXIT_INVALID, "the patched release is not valid")
+        title = (
+            "the patched release is not valid" if release else "the rendered release is not valid"
+        )
+        raise SlinkyError(problems, EXIT_INVALID, title)
 
 
 def untargeted(stream: Stream) -> bool:
@@ -109,6 +114,9 @@ def untargeted(stream: Stream) -> bool:
 def post_render(text: str, profile: Profile | None) -> Result:
     """The whole post-renderer on one stream of text."""
     stream = read_stream(text)
+    # The input first: transforms may then rely on the shapes the CRDs promise, and a
+    # broken chart value is reported as the chart's, not as slinky-pr's.
+    validate(stream.documents)
     if profile is None:
         if not untargeted(stream):
             raise SlinkyError(
@@ -120,9 +128,8 @@ def post_render(text: str, profile: Profile | None) -> Result:
                 ],
                 EXIT_PLAN,
             )
-        validate(stream)
         return Result(text, stream)
     release, edits, notes = plan(stream, profile)
-    validate(stream, release)
+    validate([d for d in [*stream.documents, *stream.added] if d.changed or d.added], release)
     output = write_stream(stream) if edits.changes else text
     return Result(output, stream, edits.changes, notes)

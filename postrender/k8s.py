@@ -77,6 +77,9 @@ def toleration_problems(toleration: Mapping[str, Any]) -> Iterator[Finding]:
     if toleration.get("key"):
         for message in label_key_problems(str(toleration["key"])):
             yield ".key", message
+    if toleration.get("value"):
+        for message in label_value_problems(toleration["value"]):
+            yield ".value", message
 
 
 def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:

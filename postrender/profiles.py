@@ -42,13 +42,15 @@ NODE_FIELDS = (
 )
 
 
-class _ProfileLoader(yaml.SafeLoader):
-    """YAML 1.1 without sexagesimal integers: ``DefaultTime: 30:00`` stays a string."""
+class _ProfileLoader(yaml.CSafeLoader):
+    """libyaml's parser (the pure-Python one costs more than the whole post-render of a
+    typical release), YAML 1.1 without sexagesimal integers: ``DefaultTime: 30:00`` stays
+    a string."""
 
 
 _ProfileLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
 }
 _ProfileLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",

@@ -8,6 +8,7 @@ the node-level settings they imply must then agree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from postrender.slurmconf import Gres
 from postrender.stream import Document, Stream
 
 ANNOTATION = "slinky-pr/partition"
+_KEY = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 SLINKY_GROUP = "slinky.slurm.net/"
 
 
@@ -172,6 +174,17 @@ def build_release(stream: Stream, profile: Profile) -> Release:
             elif profile.partitions[name] not in chosen:
                 chosen.append(profile.partitions[name])
         chosen += [p for p in by_key.get(key, []) if p not in chosen]
+        if chosen and not _KEY.match(key):
+            # The key becomes Nodes=<key> in slurm.conf: nothing else may ride along.
+            problems.append(
+                Problem(
+                    f"NodeSet key {key!r} (spec.template.spec.hostname) is not a DNS label",
+                    document=found.doc.label,
+                    path="spec.template.spec.hostname",
+                    hint="use lowercase letters, digits and '-' (the chart's nodesets.<key>)",
+                )
+            )
+            continue
         if chosen:
             target = Target(found.doc, found.prefix, key, chosen)
             _owners(target, problems)

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if max_bytes is None:
             max_bytes = _positive(os.environ.get(MAX_INPUT_ENV) or str(DEFAULT_MAX_INPUT_BYTES))
     except ValueError:
-        _report(f"slinky-pr: ${MAX_INPUT_ENV} must be a positive whole number", log)
+        _report(f"slinky-pr: ${MAX_INPUT_ENV} (--max-input-bytes) must be a positive number", log)
         return EXIT_USAGE
     try:
         from postrender.engine import post_render
