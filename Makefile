@@ -39,5 +39,12 @@ clean:
 # The benchmark runs a regular (non-editable) install, as users and the Helm plugin get it.
 bench:
 	python3 -m venv bench/.venv
-	bench/.venv/bin/pip install --quiet --disable-pip-version-check '.[test]'
+	bench/.venv/bin/pip install --quiet --disable-pip-version-check .
 	bench/.venv/bin/python bench/bench.py --json bench/out/results.json
+
+# Coverage-guided fuzzing of the stream reader and the profile loader, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: $(VENV)/.test
+	$(BIN)/pip install --quiet --disable-pip-version-check atheris
+	$(BIN)/python fuzz/fuzz_stream.py -max_total_time=$(FUZZ_SECONDS)
+	$(BIN)/python fuzz/fuzz_profile.py -max_total_time=$(FUZZ_SECONDS)
