@@ -11,6 +11,7 @@ Accepted forms (DOMAIN.md §3): Helm 3 (``---`` + ``# Source:``), Helm 4 (kyaml,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,14 +86,20 @@ _STR = "tag:yaml.org,2002:str"
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 
 
-def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
+@functools.lru_cache(maxsize=8192)
+def _style(data: str) -> str | None:
+    """Literal block for multi-line text; double quotes for a string that would read back
+    as another type ("26.05", "true", ""), as kyaml and Helm write it (libyaml would pick
+    single quotes). Cached: a release repeats the same strings in every NodeSet."""
     if "\n" in data:
-        return dumper.represent_scalar(_STR, data, style="|")
-    # A string that would read back as another type ("26.05", "true", "") needs quotes;
-    # kyaml and Helm use double quotes, libyaml would pick single ones.
+        return "|"
     if not data or any(rx.match(data) for _, rx in _IMPLICIT.get(data[0], ())):
-        return dumper.represent_scalar(_STR, data, style='"')
-    return dumper.represent_scalar(_STR, data)
+        return '"'
+    return None
+
+
+def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
+    return dumper.represent_scalar(_STR, data, style=_style(data))
 
 
 def _represent_none(dumper: _Dumper, _: None) -> yaml.Node:
