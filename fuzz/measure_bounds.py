@@ -38,9 +38,9 @@ def huge_scalar() -> bytes:
     return head + fill(b"    " + b"x" * 75 + b"\n", CAP - len(head))
 
 
-def huge_list() -> bytes:
+def huge_list(size: int = CAP) -> bytes:
     head = b"apiVersion: v1\nkind: Widget\nitems: ["
-    return head + fill(b"1, ", CAP - len(head) - 3) + b"1]\n"
+    return head + fill(b"1, ", size - len(head) - 3) + b"1]\n"
 
 
 def bomb_profile(directory: Path) -> list[str]:
@@ -70,7 +70,9 @@ CASES: dict[str, tuple[Callable[[], bytes], list[str] | Callable[[Path], list[st
         ["--config", PROFILES],
         "the example release, 6,300 times",
     ),
+    "8MiB-of-tiny-documents": (lambda: fill(b"---\na: 1\n", 8 << 20), [], "930,000 documents"),
     "cap-one-scalar": (huge_scalar, [], "one 64 MiB block scalar"),
+    "8MiB-one-flow-list": (lambda: huge_list(8 << 20), [], "one list of 2.8 million items"),
     "cap-one-flow-list": (huge_list, [], "one list of 22 million items"),
     "200MiB-refused": (lambda: b"#" * (200 * 1024 * 1024), [], "over the cap: refused"),
     "profile-billion-laughs": (lambda: RELEASE, bomb_profile, "10^9-node alias bomb profile"),

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Extended resources slinky-pr writes, beyond hugepages-*: integers, requests = limits.
@@ -31,9 +31,9 @@ def label_key_problems(key: str) -> list[str]:
         ]
     if "/" in key and not prefix:
         problems.append(f"label key {key!r} has an empty prefix")
-    elif prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    elif prefix and (len(prefix) > 253 or not DNS_SUBDOMAIN.fullmatch(prefix)):
         problems.append(f"label key prefix {prefix!r} is not a DNS subdomain (lowercase, dots)")
-    if not name or len(name) > 63 or not _NAME.match(name):
+    if not name or len(name) > 63 or not _NAME.fullmatch(name):
         problems.append(
             f"label key name {name!r} must be 1-63 characters of [A-Za-z0-9-_.], "
             "starting and ending alphanumeric"
@@ -45,7 +45,7 @@ def label_value_problems(value: object) -> list[str]:
     """Why ``value`` is not a valid label value (empty list if it is)."""
     if not isinstance(value, str):
         return [f"label value {value!r} must be a string (quote it in YAML)"]
-    if value and (len(value) > 63 or not _NAME.match(value)):
+    if value and (len(value) > 63 or not _NAME.fullmatch(value)):
         return [f"label value {value!r} must be at most 63 characters of [A-Za-z0-9-_.]"]
     return []
 

@@ -17,14 +17,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from postrender.k8s import Finding
+from postrender.k8s import DNS_SUBDOMAIN, Finding
 
 NODEPOOL_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"
 NODECLASS_KIND = "EC2NodeClass"
 AMI_FAMILIES = ("al2023", "bottlerocket")
 _ALIAS_FAMILIES = ("al2", "al2023", "bottlerocket", "windows2019", "windows2022", "windows2025")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _WHOLE_NUMBER = re.compile(r"^[0-9]+$")
 
 # Labels Karpenter itself puts on nodes; a NodePool may require them and, being well known,
@@ -122,7 +121,7 @@ def label_domain_problem(key: str) -> str | None:
 
 def _name_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
     name = str((obj.get("metadata") or {}).get("name") or "")
-    if not name or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+    if not name or len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
         yield (
             "metadata.name",
             f"name {name!r} must be a DNS subdomain (lowercase letters, digits, '-', '.')",
@@ -139,7 +138,7 @@ def _requirement_problems(path: str, requirement: Mapping[str, Any]) -> Iterator
     if operator == "In" and not values:
         yield f"{path}.values", "a requirement with operator In must have values"
     if operator in ("Gt", "Lt", "Gte", "Lte") and (
-        len(values) != 1 or not _WHOLE_NUMBER.match(str(values[0]))
+        len(values) != 1 or not _WHOLE_NUMBER.fullmatch(str(values[0]))
     ):
         yield f"{path}.values", f"operator {operator} needs a single non-negative integer value"
     min_values = requirement.get("minValues")

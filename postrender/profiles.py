@@ -400,15 +400,15 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
     lines: dict[Path, int] = {}
     problems: list[Problem] = []
     try:
-        loader = _ProfileLoader(text)  # checks every character already
+        loader = _ProfileLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise SlinkyError(
                 [Problem("the profile file is empty", profile=src)], EXIT_PROFILE, title
             )
         data = _build(loader, node, (), lines, problems, src)
-    except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
+    except yaml.reader.ReaderError as exc:  # libyaml gives a byte offset, not a line
+        line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
         raise SlinkyError(
             [Problem(f"invalid YAML: {exc.reason}", profile=f"{src}:{line}")], EXIT_PROFILE, title
         ) from None
@@ -422,12 +422,6 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
     except _Refused as exc:
         raise SlinkyError(
             [Problem(str(exc), profile=f"{src}:{exc.line}", hint=exc.hint)], EXIT_PROFILE, title
-        ) from None
-    except RecursionError:  # the pure-Python composer recurses once per nesting level
-        raise SlinkyError(
-            [Problem(f"nested deeper than {MAX_PROFILE_DEPTH} levels", profile=src)],
-            EXIT_PROFILE,
-            title,
         ) from None
     problems += _check_schema(data, lines, src)
     if problems:

@@ -174,7 +174,7 @@ def build_release(stream: Stream, profile: Profile) -> Release:
             elif profile.partitions[name] not in chosen:
                 chosen.append(profile.partitions[name])
         chosen += [p for p in by_key.get(key, []) if p not in chosen]
-        if chosen and not _KEY.match(key):
+        if chosen and not _KEY.fullmatch(key):
             # The key becomes Nodes=<key> in slurm.conf: nothing else may ride along.
             problems.append(
                 Problem(

@@ -625,6 +625,44 @@ def test_retargeting_annotation_would_break_the_fixed_point() -> None:
     assert info.value.exit_code == EXIT_PROFILE
 
 
+@pytest.mark.parametrize(
+    "field",
+    [
+        'labels: {team: "ml\\n"}',
+        'nodeSelector: {"role\\n": a}',
+        'nodeSelector: {role: "a\\n"}',
+        'nodeSelector: {"example.com\\n/role": a}',
+        'annotations: {"example.com/x\\n": a}',
+        'tolerations: [{key: "a\\n", operator: Exists}]',
+        'tolerations: [{key: a, operator: Equal, value: "x\\n", effect: NoSchedule}]',
+    ],
+    ids=[
+        "label-value",
+        "selector-key",
+        "selector-value",
+        "selector-prefix",
+        "annotation-key",
+        "toleration-key",
+        "toleration-value",
+    ],
+)
+def test_label_text_ending_in_a_newline_is_refused(field: str) -> None:
+    with pytest.raises(SlinkyError):
+        parse_profile(_profile(field), "profiles.yaml")
+
+
+def test_profile_reader_error_names_the_line_after_multibyte_text(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.yaml"
+    path.write_text("# " + "é" * 40 + "\nclusters:\n  - name: c\x07\n")
+    assert_refused(run(RELEASE, profile=path), EXIT_PROFILE, "profiles.yaml:3", "control")
+
+
+def test_profile_nesting_between_64_and_libyamls_limit(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.yaml"
+    path.write_text("clusters: " + "[" * 70 + "]" * 70 + "\n")
+    assert_refused(run(RELEASE, profile=path), EXIT_PROFILE, "nested deeper than 64 levels")
+
+
 def test_toleration_value_with_a_newline_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "profiles.yaml"
     path.write_text(
@@ -645,6 +683,11 @@ def _with_hostname(hostname: str) -> bytes:
 )
 def test_nodeset_key_cannot_inject_into_slurm_conf(hostname: str) -> None:
     done = run(_with_hostname(hostname), profile=PROFILES)
+    assert done.returncode != 0 and done.stdout == b""
+
+
+def test_nodeset_key_with_a_trailing_newline_cannot_break_the_partition_line() -> None:
+    done = run(_with_hostname('"gpu\\n-"'), profile=PROFILES)
     assert done.returncode != 0 and done.stdout == b""
 
 
