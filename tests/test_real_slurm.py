@@ -23,10 +23,10 @@ from postrender.slurmsim import (
     operator_slurmd_conf,
     parse_scontrol_oneliners,
 )
+from postrender.verify import bad_states
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "testdata" / "slurm"
-BAD_STATES = ("DRAIN", "INVALID", "DOWN", "NOT_RESPONDING", "FAIL")
 
 
 def _stream(name: str) -> str:
@@ -128,7 +128,7 @@ def test_gpu_node_reports_gres_and_features(cluster: SlurmCluster) -> None:
 @pytest.mark.slurm
 def test_no_node_is_drained_or_invalid(cluster: SlurmCluster) -> None:
     for name, node in cluster.show_nodes().items():
-        assert not any(bad in node["State"] for bad in BAD_STATES), (name, node["State"])
+        assert not bad_states(node["State"]), (name, node["State"])
         assert "Reason" not in node, (name, node.get("Reason"))
 
 
