@@ -174,6 +174,11 @@ class Stream:
         the annotation and keeps ours as a comment, so a second one is left out there."""
         return "---\n" if self.helm4 else f"---\n# Source: {source}\n"
 
+    def added_annotations(self, source: str) -> dict[str, str]:
+        """Annotations for a document slinky-pr adds. Helm 4 maps a document to its template
+        by this annotation and removes it; Helm 3 would apply it to the cluster as is."""
+        return {FILENAME_ANNOTATION: source} if self.helm4 else {}
+
     @property
     def chart(self) -> str:
         """The chart name, the first part of the template paths (``slurm``)."""

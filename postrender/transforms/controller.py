@@ -21,7 +21,7 @@ from postrender.errors import Problem
 from postrender.plan import Why, lookup
 from postrender.release import SlinkyObject
 from postrender.slurmconf import conf_lines, join_block, merge_conf_key
-from postrender.stream import FILENAME_ANNOTATION, Document
+from postrender.stream import Document
 from postrender.transforms import Context
 
 
@@ -43,7 +43,8 @@ def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> 
         metadata["namespace"] = meta["namespace"]
     if meta.get("labels"):
         metadata["labels"] = dict(meta["labels"])
-    metadata["annotations"] = {FILENAME_ANNOTATION: source}
+    if annotations := ctx.release.stream.added_annotations(source):
+        metadata["annotations"] = annotations
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

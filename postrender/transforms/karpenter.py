@@ -56,7 +56,7 @@ from postrender.errors import Problem
 from postrender.plan import Why
 from postrender.profiles import Partition
 from postrender.release import Target
-from postrender.stream import FILENAME_ANNOTATION, Document
+from postrender.stream import Document
 from postrender.transforms import Context
 
 DEFAULT_NODECLASS = "default"  # the EC2NodeClass Karpenter's getting-started guide creates
@@ -361,7 +361,8 @@ def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], 
     labels = (target.obj.get("metadata") or {}).get("labels")
     if labels:
         body["metadata"]["labels"] = dict(labels)
-    body["metadata"]["annotations"] = {FILENAME_ANNOTATION: source}
+    if annotations := ctx.release.stream.added_annotations(source):
+        body["metadata"]["annotations"] = annotations
     for path, message in karpenter_rules.problems(body):
         ctx.problems.append(
             Problem(
@@ -371,7 +372,8 @@ def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], 
                 profile=builder.partition.label,
             )
         )
-    doc = Document(index=-1, raw="", head=f"---\n# Source: {source}\n", body=body, source=source)
+    head = ctx.release.stream.added_head(source)
+    doc = Document(index=-1, raw="", head=head, body=body, source=source)
     ctx.edits.add_document(doc, why)
 
 
