@@ -33,6 +33,16 @@ def _helm_binary() -> str | None:
     return os.environ.get("HELM_BIN") or shutil.which("helm")
 
 
+def is_chart(reference: str) -> bool:
+    """Whether a command-line argument names a chart rather than a rendered stream: a chart
+    directory, a packaged chart or an OCI reference (what `helm template` takes)."""
+    return (
+        os.path.isdir(reference)
+        or reference.startswith("oci://")
+        or reference.endswith((".tgz", ".tar.gz"))
+    )
+
+
 def render_chart(
     chart: str,
     values_files: list[str] | None = None,

@@ -462,12 +462,22 @@ def test_cli_unreadable_stream_is_could_not_run() -> None:
     assert done.exit_code == 2 and "invalid YAML" in done.output
 
 
-def test_cli_renders_a_chart() -> None:
+@pytest.mark.parametrize("form", ["--chart CHART", "CHART"])
+def test_cli_renders_a_chart(form: str) -> None:
     pytest.importorskip("helm_python")
-    chart = ROOT / "testdata" / "charts" / "slinky-fixture"
-    done = cli("--chart", str(chart), "--format", "json")
-    assert done.exit_code in (0, 1), done.output
-    assert "findings" in json.loads(done.output)
+    chart = str(ROOT / "testdata" / "charts" / "slinky-fixture")
+    args = ["--chart", chart] if form.startswith("--") else [chart]
+    done = cli(*args, "--config", str(EXAMPLE_PROFILES), "--set", "shape=1.0", "--format", "json")
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert report["post_rendered"] and report["findings"]
+    assert {f["source"] for f in report["findings"]} == {"slurm/templates/nodeset/nodeset-cr.yaml"}
+
+
+def test_cli_two_charts_is_a_usage_error() -> None:
+    chart = str(ROOT / "testdata" / "charts" / "slinky-fixture")
+    done = cli(chart, "--chart", chart)
+    assert done.exit_code == 2 and "two charts" in done.output
 
 
 def test_slinky_explain_shows_a_rule_doc() -> None:

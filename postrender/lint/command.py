@@ -25,7 +25,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("stream_file", required=False, metavar="[STREAM|-]")
+@click.argument("stream_file", required=False, metavar="[STREAM|CHART|-]")
 @click.option(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
 )
@@ -69,18 +69,23 @@ def lint(
     """Check profiles, the rendered release and node pools for what breaks GPU partitions.
 
     STREAM is a rendered release (`helm template` output; `-` or nothing: stdin, unless it
-    is a terminal), or use --chart CHART [-f values] [--set k=v]. The release is
+    is a terminal). CHART (a chart directory, .tgz or oci:// reference, or --chart CHART
+    for any other reference) is rendered first, with -f values and --set k=v. The release is
     post-rendered with the profile first, as Helm would deploy it. `slinky explain RULE-ID`
     documents each rule.
     """
     if list_rules:
         click.echo(report_mod.list_rules(RULES), nl=False)
         return
+    from postrender.render import is_chart, render_chart
+
+    if stream_file and is_chart(stream_file):
+        if chart:
+            raise click.UsageError(f"two charts: {stream_file} and --chart {chart}")
+        chart, stream_file = stream_file, None
     try:
         settings = load_config(lint_config, list(RULES)) if lint_config else None
         if chart:
-            from postrender.render import render_chart
-
             text = render_chart(chart, list(values), list(set_values), release, namespace)
             stream_file = None
         elif stream_file is None and sys.stdin.isatty():
