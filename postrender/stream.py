@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from postrender.emit import Unusual, Writer
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 
 FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
@@ -404,8 +405,7 @@ def read_stream(text: str) -> Stream:
     return Stream(documents, newline)
 
 
-def dump(body: Any) -> str:
-    """Serialize one object the way changed documents are written."""
+def _pyyaml_dump(body: Any) -> str:
     return yaml.dump(
         body,
         Dumper=_Dumper,
@@ -414,6 +414,26 @@ def dump(body: Any) -> str:
         allow_unicode=True,
         width=1 << 16,
     )
+
+
+def _quote(value: str) -> str:
+    """PyYAML's text for a single-line string that is not plainly safe."""
+    text = _pyyaml_dump({"k": value})[:-1]
+    if not text.startswith("k: ") or _LINE_BREAK.search(text):
+        raise Unusual  # written on several lines: its indentation depends on the context
+    return text[3:]
+
+
+_WRITER = Writer(_quote, lambda value: _style(value) == '"')
+
+
+def dump(body: Any) -> str:
+    """Serialize one object the way changed documents are written: PyYAML's output, from
+    the fast writer when the object is in its case (postrender/emit.py)."""
+    try:
+        return _WRITER.document(body)
+    except Unusual:
+        return _pyyaml_dump(body)
 
 
 def _end_marker(raw: str) -> str:
