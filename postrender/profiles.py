@@ -7,7 +7,6 @@ resolves what the profile leaves to the instance type (``gres: auto``,
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -234,6 +233,8 @@ def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
         message, hint = error.message, None
         unexpected = getattr(error.kind, "unexpected", None)
         if unexpected:
+            import difflib  # only for a profile with unknown keys: not on the happy path
+
             known = list(_schema_at(schema, list(error.schema_path)).get("properties", {}))
             for key in unexpected:
                 line = lines.get((*path, key), line)
