@@ -90,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         type=_positive,
         default=None,
-        help=f"refuse larger input streams (default: ${MAX_INPUT_ENV}, else 64 MiB)",
+        help=f"refuse larger input streams (default: ${MAX_INPUT_ENV}, else 16 MiB)",
     )
     p.add_argument("--verbose", "-v", action="store_true", help="list every change on stderr")
     p.add_argument("--version", action="version", version=f"slinky-pr {__version__}")

@@ -23,7 +23,9 @@ from postrender.emit import Unusual, Writer
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 
 FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
-DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
+# 2.7 times the 4,000-NodeSet benchmark release (5.9 MB); the worst inputs under this cap
+# cost minutes and GiBs, not tens of minutes (docs/hostile-input.md, "Bounds").
+DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024
 # Aliases may add at most this many nodes to the whole stream ("billion laughs"). Counted
 # for the stream, not per document: a million small bombs would otherwise each pass.
 MAX_EXPANDED_NODES = 1_000_000

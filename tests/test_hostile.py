@@ -65,7 +65,6 @@ class Measured:
     returncode: int
     stdout_bytes: int
     stderr: str
-    seconds: float
     max_rss_mib: float
 
 
@@ -74,21 +73,19 @@ class Measured:
 # The input goes through a file: held in this process, it would count in the child's peak
 # (the fork before exec shares its pages, and the peak survives exec).
 _MEASURE = """
-import json, resource, shutil, subprocess, sys, tempfile, time
+import json, resource, shutil, subprocess, sys, tempfile
 with tempfile.TemporaryFile() as stdin:
     shutil.copyfileobj(sys.stdin.buffer, stdin)
     stdin.seek(0)
-    start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "postrender", *sys.argv[1:]], stdin=stdin,
                           capture_output=True)
 print(json.dumps([done.returncode, len(done.stdout), done.stderr.decode(errors="replace"),
-                  time.monotonic() - start,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]))
 """
 
 
 def measured(stdin: bytes, *args: str) -> Measured:
-    """Run the post-renderer and report its wall time and peak memory."""
+    """Run the post-renderer and report its peak memory."""
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, *args],
         input=stdin,
@@ -210,22 +207,21 @@ def test_python_tags_execute_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "PWNED").exists()
 
 
+# Bounded memory, not time, is asserted: an expansion or a read past the cap shows in the
+# peak RSS on any machine, and speed belongs to the benchmark (issue 7, bench/).
 @pytest.mark.parametrize(
-    ("stdin", "seconds", "mib"),
+    ("stdin", "mib"),
     [
-        (billion_laughs(), 10, 150),  # 10**9 scalars once expanded
-        (b"a: " + b"[" * 100_000 + b"\n", 10, 150),
-        (nested_flow(999), 10, 150),  # just under libyaml's own limit of 1000
-        (b"\xff" * (200 * 1024 * 1024), 20, 450),  # 200 MiB, refused at the cap of 64 MiB
+        (billion_laughs(), 150),  # 10**9 scalars once expanded
+        (b"a: " + b"[" * 100_000 + b"\n", 150),
+        (nested_flow(999), 150),  # just under libyaml's own limit of 1000
+        (b"\xff" * (200 * 1024 * 1024), 450),  # 200 MiB, refused at the default cap of 16 MiB
     ],
     ids=["billion-laughs", "100k-nesting", "999-nesting", "200MiB"],
 )
-def test_worst_inputs_are_refused_in_bounded_time_and_memory(
-    stdin: bytes, seconds: float, mib: float
-) -> None:
+def test_worst_inputs_are_refused_in_bounded_memory(stdin: bytes, mib: float) -> None:
     done = measured(stdin)
     assert done.returncode == EXIT_INPUT and done.stdout_bytes == 0, done.stderr
-    assert done.seconds < seconds
     assert done.max_rss_mib < mib
 
 
