@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -591,13 +590,11 @@ def test_profile_without_a_usable_line_still_names_the_file(
     assert_refused(run(RELEASE, profile=path), EXIT_PROFILE, "profiles.yaml", needle)
 
 
-def test_profile_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+def test_profile_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
     bomb = billion_laughs().decode() + "clusters: [{name: c, partitions: *a8}]\n"
     path = tmp_path / "profiles.yaml"
     path.write_text(bomb)
-    start = time.monotonic()
     assert_refused(run(RELEASE, profile=path), EXIT_PROFILE, "aliases expanded")
-    assert time.monotonic() - start < 20
 
 
 def test_profile_that_is_not_utf8(tmp_path: Path) -> None:
