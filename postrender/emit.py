@@ -33,6 +33,9 @@ _PLAIN = re.compile(rf"[A-Za-z0-9_/.(]{_SAFE}*(?:[ :]{_SAFE}+)*")
 _BLOCK_LINE = re.compile(r"(?:[\x20-\x7e]*[\x21-\x7e])?")  # no trailing blank, no tab
 # PyYAML writes a simple key only up to this length, and "? key" beyond it.
 _MAX_SIMPLE_KEY = 128
+# libyaml breaks a line at a space past its width (65,536 here): strings this long, with
+# the indentation and key in front, go to PyYAML rather than have the break computed here.
+_MAX_SCALAR = 1 << 15
 
 
 class Writer:
@@ -87,6 +90,8 @@ class Writer:
             if "\n" in value:
                 self._literal(value, indent, lines, prefix)
                 return
+            if len(value) > _MAX_SCALAR:
+                raise Unusual
             lines.append(f"{prefix} {self._string(value)}")
         elif value is None:
             lines.append(prefix)
@@ -96,10 +101,9 @@ class Writer:
             lines.append(f"{prefix} false")
         elif type(value) is int:
             lines.append(f"{prefix} {value}")
-        elif value == {}:
-            lines.append(f"{prefix} {{}}")
-        elif value == []:
-            lines.append(f"{prefix} []")
+        elif value == {} or value == []:
+            self._enter(value)  # an empty collection can be shared too
+            lines.append(f"{prefix} {'{}' if isinstance(value, dict) else '[]'}")
         else:
             raise Unusual
 

@@ -74,11 +74,22 @@ def test_declines_what_it_does_not_write_like_pyyaml(body: Any, why: str) -> Non
     assert stream.dump(body) == stream._pyyaml_dump(body)
 
 
-def test_shared_objects_go_to_pyyaml_which_writes_anchors() -> None:
-    shared = {"key": "nvidia.com/gpu", "operator": "Exists"}
-    body = {"a": [shared], "b": [shared]}
+@pytest.mark.parametrize(
+    "shared", [{"key": "nvidia.com/gpu", "operator": "Exists"}, {}, []], ids=["map", "{}", "[]"]
+)
+def test_shared_objects_go_to_pyyaml_which_writes_anchors(shared: Any) -> None:
+    body = {"a": shared, "b": [shared]}
     assert fast(body) is None
-    assert "&id001" in stream.dump(body)
+    assert "&id001" in stream.dump(body) == stream._pyyaml_dump(body)
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 100])
+def test_lines_libyaml_would_break_go_to_pyyaml(key: str) -> None:
+    """libyaml breaks a plain or quoted scalar at a space past column 65,536."""
+    for value in ["a" * 65540 + " b", "#" + "a" * 65528 + " b"]:
+        body = {key: {key: value}}
+        assert fast(body) is None
+        assert stream.dump(body) == stream._pyyaml_dump(body)
 
 
 # Strings a Kubernetes object carries: names, label values, quantities, versions, empty,
