@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,22 +35,36 @@ LIBYAML = (
 )
 
 
+# Each command runs under this small launcher. Peak RSS is inherited across fork and exec
+# (the kernel keeps the parent's high-water mark), so a command started directly by this
+# process would report at least this process's peak, which grows with the releases it
+# builds. The launcher is a fresh interpreter: its children start from its ~10 MiB.
+_LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)
+seconds = time.perf_counter() - start
+print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+"""
+
+
 def measure(cmd: list[str], stdin: Path, runs: int) -> dict[str, float]:
     """Wall seconds (median, min, max) and peak RSS (MiB) over ``runs`` runs."""
     times, rss = [], []
     for _ in range(runs):
         with stdin.open("rb") as handle:
-            start = time.perf_counter()
-            proc = subprocess.Popen(
-                cmd, stdin=handle, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            done = subprocess.run(
+                [sys.executable, "-c", _LAUNCHER, *cmd],
+                stdin=handle,
+                capture_output=True,
+                text=True,
+                check=False,
             )
-            _, status, usage = os.wait4(proc.pid, 0)
-            times.append(time.perf_counter() - start)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        stderr = proc.stderr.read().decode() if proc.stderr else ""
-        if proc.returncode not in (0, 1):  # lint exits 1 on findings
-            raise RuntimeError(f"{cmd[0]} exited {proc.returncode}: {stderr[-2000:]}")
-        rss.append(usage.ru_maxrss / 1024)
+        seconds, kib, code = done.stdout.split()
+        if int(code) not in (0, 1):  # lint exits 1 on findings
+            raise RuntimeError(f"{cmd[0]} exited {code}: {done.stderr[-2000:]}")
+        times.append(float(seconds))
+        rss.append(int(kib) / 1024)
     return {
         "median": statistics.median(times),
         "min": min(times),
