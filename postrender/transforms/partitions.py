@@ -23,12 +23,12 @@ from postrender.transforms import Context
 def apply(ctx: Context) -> None:
     """Append the profile's partition lines to the Controller extraConf."""
     release = ctx.release
-    nodes_of: dict[str, list[str]] = {}
+    # NodeSet keys per partition, in release order; dicts as ordered sets, since one
+    # partition may span thousands of NodeSets
+    nodes_of: dict[str, dict[str, None]] = {}
     for target in release.targets:
         for partition in target.partitions:
-            nodes_of.setdefault(partition.name, [])
-            if target.key not in nodes_of[partition.name]:
-                nodes_of[partition.name].append(target.key)
+            nodes_of.setdefault(partition.name, {})[target.key] = None
     for name, partition in release.profile.partitions.items():
         if name not in nodes_of:
             ctx.notes.append(
@@ -90,7 +90,7 @@ def apply(ctx: Context) -> None:
                 )
             )
             continue
-        line = partition_line(name, nodes, partition.options)
+        line = partition_line(name, list(nodes), partition.options)
         if existing.get(name) == line:
             continue  # written by an earlier run: idempotent
         if name in existing:
