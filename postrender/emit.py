@@ -16,7 +16,6 @@ and on generated ones.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -39,14 +38,15 @@ _MAX_SCALAR = 1 << 15
 
 
 class Writer:
-    """Emits block-style YAML; ``quote(s)`` returns PyYAML's text for a single-line
-    string (used when the string is not plainly safe) and ``plain(s)`` says whether
-    PyYAML would leave a string unquoted."""
+    """Emits block-style YAML. ``quote(s)`` returns PyYAML's text for a single-line string
+    that is not plainly safe (or raises :class:`Unusual`); ``needs_quotes(s)`` says whether
+    a string would read back as another type ("true", "26.05"), which PyYAML double-quotes."""
 
     def __init__(self, quote: Callable[[str], str], needs_quotes: Callable[[str], bool]):
-        self._quote = functools.lru_cache(maxsize=16384)(quote)
+        self._quote = quote
         self._needs_quotes = needs_quotes
-        self._plain_cache: dict[str, str] = {}
+        # a release repeats the same strings in every NodeSet; bounded by the input cap
+        self._strings: dict[str, str] = {}
         self._seen: set[int] = set()  # containers written in the current document
 
     def document(self, body: Any) -> str:
@@ -64,17 +64,15 @@ class Writer:
 
     def _string(self, value: str) -> str:
         """A single-line string as PyYAML writes it."""
-        text = self._plain_cache.get(value)
+        text = self._strings.get(value)
         if text is None:
-            if value.startswith("..."):  # a document end marker
+            if value.startswith("...") or not _PLAIN.fullmatch(value):  # "..." ends a document
                 text = self._quote(value)
-            elif _PLAIN.fullmatch(value) and not self._needs_quotes(value):
-                text = value
-            elif '"' not in value and "\\" not in value and _PLAIN.fullmatch(value):
-                text = f'"{value}"'  # a plain-safe string that reads back as another type
+            elif self._needs_quotes(value):
+                text = f'"{value}"'  # nothing in a plain-safe string needs an escape
             else:
-                text = self._quote(value)
-            self._plain_cache[value] = text
+                text = value
+            self._strings[value] = text
         return text
 
     def _key(self, key: Any) -> str:
