@@ -7,7 +7,6 @@ the Helm plugins, golden tests and the exports call.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from postrender.errors import EXIT_INVALID, EXIT_PLAN, Problem, SlinkyError
 from postrender.k8s import labels_problems, resources_problems, toleration_problems
@@ -17,14 +16,23 @@ from postrender.release import ANNOTATION, Release, build_release, partition_ann
 from postrender.stream import Document, Stream, read_stream, write_stream
 
 
-@dataclass
 class Result:
     """The patched stream and how it came to be."""
 
-    output: str
-    stream: Stream
-    changes: list[Change] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    # A plain class, not a dataclass: importing dataclasses costs ~17 ms of every `helm upgrade`.
+    __slots__ = ("changes", "notes", "output", "stream")
+
+    def __init__(
+        self,
+        output: str,
+        stream: Stream,
+        changes: list[Change] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.output = output
+        self.stream = stream
+        self.changes: list[Change] = [] if changes is None else changes
+        self.notes: list[str] = [] if notes is None else notes
 
 
 def plan(stream: Stream, profile: Profile) -> tuple[Release, Edits, list[str]]:

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from postrender.k8s import DNS_SUBDOMAIN, Finding
+
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NODEPOOL_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"

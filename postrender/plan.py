@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from postrender.stream import Document, Stream
+
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 Key = str | int
 
@@ -24,38 +27,54 @@ def pointer(parts: Sequence[Key]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
 class Change:
     """One JSON Patch operation on one document, and why."""
 
-    document: int  # index in the stream (added documents follow the input ones)
-    op: str  # "add" or "replace", as in RFC 6902
-    path: str  # JSON pointer inside the document
-    value: Any
-    reason: str  # what the user asked for, in their words
-    partition: str | None = None  # the profile partition it comes from
-    field: str | None = None  # the profile field, e.g. "gres" or "options.MaxTime"
+    __slots__ = ("document", "field", "op", "partition", "path", "reason", "value")
+
+    def __init__(
+        self,
+        document: int,
+        op: str,
+        path: str,
+        value: Any,
+        reason: str,
+        partition: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.document = document  # index in the stream (added documents follow the input ones)
+        self.op = op  # "add" or "replace", as in RFC 6902
+        self.path = path  # JSON pointer inside the document
+        self.value = value
+        self.reason = reason  # what the user asked for, in their words
+        self.partition = partition  # the profile partition it comes from
+        self.field = field  # the profile field, e.g. "gres" or "options.MaxTime"
 
     def as_patch(self) -> dict[str, Any]:
         """The RFC 6902 operation alone."""
         return {"op": self.op, "path": self.path, "value": self.value}
 
 
-@dataclass
 class Why:
     """Where an edit comes from: the partition, its field, and a sentence."""
 
-    reason: str
-    partition: str | None = None
-    field: str | None = None
+    __slots__ = ("field", "partition", "reason")
+
+    def __init__(self, reason: str, partition: str | None = None, field: str | None = None) -> None:
+        self.reason = reason
+        self.partition = partition
+        self.field = field
 
 
-@dataclass
 class Edits:
     """Records and applies changes to the documents of a stream."""
 
-    stream: Stream
-    changes: list[Change] = field(default_factory=list)
+    __slots__ = ("changes", "stream")
+
+    def __init__(self, stream: Stream, changes: list[Change] | None = None) -> None:
+        self.stream = stream
+        self.changes: list[Change] = [] if changes is None else changes
 
     def _record(self, doc: Document, op: str, parts: Sequence[Key], value: Any, why: Why) -> None:
         doc.changed = doc.changed or not doc.added

@@ -13,13 +13,16 @@ import argparse
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, BinaryIO
 
 from postrender import __version__, logfile
 from postrender.errors import EXIT_INTERNAL, EXIT_USAGE, SlinkyError
 from postrender.stream import DEFAULT_MAX_INPUT_BYTES
 
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from postrender.profiles import Profile
 
 CONFIG_ENV = "SLINKY_PR_CONFIG"

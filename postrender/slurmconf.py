@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 _TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9]*=\S+$")
 
@@ -57,13 +56,26 @@ def merge_list_token(tokens: list[tuple[str, str]], key: str, values: list[str])
         tokens.append((key, ",".join(values)))
 
 
-@dataclass(frozen=True)
 class Gres:
     """One GRES entry, ``name[:type]:count``."""
 
-    name: str
-    type: str | None
-    count: int
+    # A plain class, not a dataclass: importing dataclasses costs ~17 ms of every
+    # `helm upgrade`. Equal by value (merge_gres, verify compare entries) and hashable, as
+    # the frozen dataclass was.
+    __slots__ = ("count", "name", "type")
+
+    def __init__(self, name: str, type: str | None, count: int) -> None:
+        self.name = name
+        self.type = type
+        self.count = count
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Gres):
+            return NotImplemented
+        return (self.name, self.type, self.count) == (other.name, other.type, other.count)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.type, self.count))
 
     def __str__(self) -> str:
         return ":".join([self.name, *([self.type] if self.type else []), str(self.count)])

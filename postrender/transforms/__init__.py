@@ -9,21 +9,29 @@ every problem of a run at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from postrender.errors import Problem
 from postrender.plan import Edits
 from postrender.release import Release
 
 
-@dataclass
 class Context:
     """What a transform works with."""
 
-    release: Release
-    edits: Edits
-    problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    # A plain class, not a dataclass: importing dataclasses costs ~17 ms of every `helm upgrade`.
+    __slots__ = ("edits", "notes", "problems", "release")
+
+    def __init__(
+        self,
+        release: Release,
+        edits: Edits,
+        problems: list[Problem] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        self.release = release
+        self.edits = edits
+        self.problems: list[Problem] = [] if problems is None else problems
+        self.notes: list[str] = [] if notes is None else notes
 
 
 def pipeline() -> list[Callable[[Context], None]]:
