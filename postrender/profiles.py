@@ -8,20 +8,19 @@ resolves what the profile leaves to the instance type (``gres: auto``,
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
 
-import yaml
-
-from postrender import catalogue, k8s
+from postrender import blockyaml, catalogue, k8s
 from postrender.errors import EXIT_PROFILE, Problem, SlinkyError
 from postrender.resources import schema_text
 from postrender.slurmconf import Gres
+
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_HUGEPAGES = "5120Mi"
 DEFAULT_MEMORY_REQUEST = "1Gi"
@@ -41,23 +40,8 @@ NODE_FIELDS = (
 )
 
 
-class _ProfileLoader(yaml.CSafeLoader):
-    """libyaml's parser (the pure-Python one costs more than the whole post-render of a
-    typical release), YAML 1.1 without sexagesimal integers: ``DefaultTime: 30:00`` stays
-    a string."""
-
-
-_ProfileLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
-    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
-_ProfileLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^[-+]?(0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|0o?[0-7_]+)$"),
-    list("-+0123456789"),
-)
-
 Path = tuple[str | int, ...]
+TITLE = "invalid partition profile"
 
 # Bounds on the node graph, checked while it is turned into values: aliases can make it
 # a cycle or a billion laughs, and every step below (schema validation too) recurses.
@@ -68,108 +52,30 @@ MAX_PROFILE_NODES = 200_000
 _TARGETING_ANNOTATION = "slinky-pr/partition"
 
 
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-
-
-class _Refused(Exception):
-    """A value the loader cannot turn into data; aborts building with one problem."""
-
-    def __init__(self, message: str, node: yaml.Node, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.line = node.start_mark.line + 1
-        self.hint = hint
-
-
-def _text(value: str, node: yaml.Node) -> str:
-    """A ``"\\ud800"`` escape yields a string no encoder (nor the validator) accepts."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _Refused("text with a lone surrogate escape (\\uD800-\\uDFFF)", node) from None
-    return value
-
-
-def _scalar(loader: _ProfileLoader, node: yaml.Node) -> Any:
-    """A scalar as JSON-compatible data (what the schema validator accepts)."""
-    try:
-        value = loader.construct_object(node)
-    except yaml.YAMLError as exc:  # a tag with no safe constructor: !!python/...
-        raise _Refused(str(getattr(exc, "problem", None) or "unreadable value"), node) from None
-    except Exception as exc:  # bad tagged scalars raise KeyError, ValueError, ...
-        raise _Refused(f"cannot read this value ({type(exc).__name__})", node) from None
-    if isinstance(value, str):
-        return _text(value, node)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _Refused(f"{value} is not a finite number", node)  # JSON has no inf or nan
-    if not isinstance(value, (int, float, type(None))):  # bool is an int
-        raise _Refused(
-            f"a YAML {type(value).__name__} is not a profile value", node, "quote it as a string"
-        )
-    return value
-
-
-def _format_path(path: Path) -> str:
+def format_path(path: Path) -> str:
+    """A profile path as messages show it: ``clusters[0].partitions[2].name``."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
-def _build(
-    loader: _ProfileLoader,
-    node: yaml.Node,
-    path: Path,
-    lines: dict[Path, int],
-    problems: list[Problem],
-    src: str,
-    walk: list[int] | None = None,
-    open_nodes: set[int] | None = None,
-) -> Any:
-    """Node tree to Python values, recording each path's line and flagging duplicate keys.
+def _read(text: str, src: str) -> tuple[Any, dict[Path, int], list[Problem]]:
+    """The profile's data, the line of every value by path, and its duplicate keys: by the
+    fast reader when the profile is in its case, else by PyYAML. A text this short cannot
+    hold more values than PyYAML's reader allows (each takes two characters or more)."""
+    if len(text) < 2 * MAX_PROFILE_NODES:
+        lines: dict[Path, int] = {}
+        try:
+            data = blockyaml.load(text, MAX_PROFILE_DEPTH, keys_as_written=True, lines=lines)
+        except blockyaml.Declined:
+            pass
+        else:
+            if data is not None:
+                return data, lines, []
+    from postrender import profile_yaml
 
-    ``walk`` counts nodes visited (aliases re-visit theirs) and ``open_nodes`` holds the
-    collections being built, to refuse bombs and recursive aliases before they hang.
-    """
-    walk = [0] if walk is None else walk
-    open_nodes = set() if open_nodes is None else open_nodes
-    walk[0] += 1
-    if walk[0] > MAX_PROFILE_NODES:
-        raise _Refused(f"more than {MAX_PROFILE_NODES} values (aliases expanded)", node)
-    if len(path) > MAX_PROFILE_DEPTH:
-        raise _Refused(f"nested deeper than {MAX_PROFILE_DEPTH} levels", node)
-    if id(node) in open_nodes:
-        raise _Refused("recursive alias", node)
-    lines[path] = node.start_mark.line + 1
-    if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        return _scalar(loader, node)
-    if node.tag not in (_MAP_TAG, _SEQ_TAG):  # built as plain maps and lists: a tag would lie
-        raise _Refused(f"tag {node.tag} is not allowed in a profile", node)
-    open_nodes.add(id(node))
-    if isinstance(node, yaml.SequenceNode):
-        out_list = [
-            _build(loader, n, (*path, i), lines, problems, src, walk, open_nodes)
-            for i, n in enumerate(node.value)
-        ]
-        open_nodes.discard(id(node))
-        return out_list
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            raise _Refused("a mapping key must be a scalar", key_node)
-        key = _text(key_node.value, key_node)  # as written: "1: x" is the key "1"
-        if key in out:
-            problems.append(
-                Problem(
-                    f"duplicate key {key!r}",
-                    profile=f"{src}:{key_node.start_mark.line + 1}",
-                    path=_format_path((*path, key)),
-                    hint="YAML keeps only the last one; remove the other",
-                )
-            )
-        out[key] = _build(loader, value_node, (*path, key), lines, problems, src, walk, open_nodes)
-    open_nodes.discard(id(node))
-    return out
+    return profile_yaml.read(text, src)
 
 
 @cache
@@ -186,17 +92,29 @@ def _schema_at(schema: dict[str, Any], schema_path: list[str | int]) -> dict[str
     return node if isinstance(node, dict) else {}
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
 class Partition:
     """One partition of the catalogue, resolved against the instance catalogue."""
 
-    name: str
-    where: str  # "profiles.yaml:12", for messages
-    spec: Mapping[str, Any]  # the entry as written
-    gres: Gres | None = None
-    accelerator_resource: str | None = None
-    efa: int = 0
-    options: Mapping[str, Any] = field(default_factory=dict)
+    __slots__ = ("accelerator_resource", "efa", "gres", "name", "options", "spec", "where")
+
+    def __init__(
+        self,
+        name: str,
+        where: str,
+        spec: Mapping[str, Any],
+        gres: Gres | None = None,
+        accelerator_resource: str | None = None,
+        efa: int = 0,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.where = where  # "profiles.yaml:12", for messages
+        self.spec = spec  # the entry as written
+        self.gres = gres
+        self.accelerator_resource = accelerator_resource
+        self.efa = efa
+        self.options: Mapping[str, Any] = {} if options is None else options
 
     @property
     def label(self) -> str:
@@ -211,18 +129,38 @@ class Partition:
         return list(self.spec.get("instance_types", []))
 
 
-@dataclass(frozen=True)
 class Profile:
     """The selected cluster of a catalogue file."""
 
-    path: str
-    cluster: str
-    partitions: dict[str, Partition]
-    gres_conf: str | bool = "nvidia"
-    accounting_tres: bool | None = None
+    __slots__ = ("accounting_tres", "cluster", "gres_conf", "partitions", "path")
+
+    def __init__(
+        self,
+        path: str,
+        cluster: str,
+        partitions: dict[str, Partition],
+        gres_conf: str | bool = "nvidia",
+        accounting_tres: bool | None = None,
+    ) -> None:
+        self.path = path
+        self.cluster = cluster
+        self.partitions = partitions
+        self.gres_conf = gres_conf
+        self.accounting_tres = accounting_tres
+
+
+@cache
+def _quick_check() -> Callable[[Any], bool] | None:
+    from postrender.schemacheck import compile_schema
+
+    # As validator_for below: draft 2020-12 by default, where format is an annotation.
+    return compile_schema(_schema(), validate_formats=False)
 
 
 def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
+    check = _quick_check()
+    if check is not None and check(data):
+        return []  # certainly valid: jsonschema_rs (~28 ms to import) would agree
     import jsonschema_rs
 
     schema = _schema()
@@ -244,7 +182,7 @@ def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
                     Problem(
                         f"unknown key {key!r}",
                         profile=f"{src}:{line}",
-                        path=_format_path((*path, key)),
+                        path=format_path((*path, key)),
                         hint=hint,
                     )
                 )
@@ -259,7 +197,7 @@ def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
             Problem(
                 message,
                 profile=f"{src}:{line}",
-                path=_format_path(path),
+                path=format_path(path),
                 hint=hint or (f"expected {described}" if described else None),
             )
         )
@@ -397,33 +335,8 @@ def load_profile(path: str, cluster: str | None = None) -> Profile:
 
 def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None) -> Profile:
     """Like :func:`load_profile`, from text; ``src`` names the file in messages."""
-    title = "invalid partition profile"
-    lines: dict[Path, int] = {}
-    problems: list[Problem] = []
-    try:
-        loader = _ProfileLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            raise SlinkyError(
-                [Problem("the profile file is empty", profile=src)], EXIT_PROFILE, title
-            )
-        data = _build(loader, node, (), lines, problems, src)
-    except yaml.reader.ReaderError as exc:  # libyaml gives a byte offset, not a line
-        line = text.encode("utf-8", "surrogatepass")[: exc.position].count(b"\n") + 1
-        raise SlinkyError(
-            [Problem(f"invalid YAML: {exc.reason}", profile=f"{src}:{line}")], EXIT_PROFILE, title
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{src}:{mark.line + 1}" if mark else src
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise SlinkyError(
-            [Problem(f"invalid YAML: {reason}", profile=where)], EXIT_PROFILE, title
-        ) from None
-    except _Refused as exc:
-        raise SlinkyError(
-            [Problem(str(exc), profile=f"{src}:{exc.line}", hint=exc.hint)], EXIT_PROFILE, title
-        ) from None
+    title = TITLE
+    data, lines, problems = _read(text, src)
     problems += _check_schema(data, lines, src)
     if problems:
         raise SlinkyError(problems, EXIT_PROFILE, title)

@@ -11,16 +11,17 @@ Accepted forms (DOMAIN.md §3): Helm 3 (``---`` + ``# Source:``), Helm 4 (kyaml,
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
-import yaml
-
+from postrender import blockyaml
 from postrender.emit import Unusual, Writer
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
+
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FILENAME_ANNOTATION = "postrenderer.helm.sh/postrender-filename"
 # 2.7 times the 4,000-NodeSet benchmark release (5.9 MB); the worst inputs under this cap
@@ -40,90 +41,29 @@ _DOC_END = re.compile(r"\.\.\.(?=[ \t\r\n]|$)")
 _SOURCE = re.compile(r"#\s*Source:\s*(\S+)")
 
 
-class _Loader(yaml.CSafeLoader):
-    """libyaml's C parser, safe constructors only, and duplicate keys refused."""
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """Safe constructors fail on bad tagged scalars (``!!bool x``, ``!!int x``) with
-        KeyError, ValueError or AttributeError whose messages quote the value, which may
-        be Secret data: turn them into a YAML error that names the tag and the line only."""
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except Exception as exc:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"cannot read this {node.tag.rsplit(':', 1)[-1]} value ({type(exc).__name__})",
-                node.start_mark,
-            ) from None
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    mapping: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, (dict, list)):  # "? [a, b]": legal YAML, no JSON or Kubernetes key
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a scalar", key_node.start_mark
-            )
-        if key in mapping:
-            line = key_node.start_mark.line + 1
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
-            )
-        mapping[key] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-class _Dumper(yaml.CSafeDumper):
-    """Write like Helm and kyaml do: literal blocks, double quotes, empty nulls."""
-
-
-_STR = "tag:yaml.org,2002:str"
-_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-
-
-@functools.lru_cache(maxsize=8192)
-def _style(data: str) -> str | None:
-    """Literal block for multi-line text; double quotes for a string that would read back
-    as another type ("26.05", "true", ""), as kyaml and Helm write it (libyaml would pick
-    single quotes). Cached: a release repeats the same strings in every NodeSet."""
-    if "\n" in data:
-        return "|"
-    if not data or any(rx.match(data) for _, rx in _IMPLICIT.get(data[0], ())):
-        return '"'
-    return None
-
-
-def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
-    return dumper.represent_scalar(_STR, data, style=_style(data))
-
-
-def _represent_none(dumper: _Dumper, _: None) -> yaml.Node:
-    return dumper.represent_scalar("tag:yaml.org,2002:null", "")
-
-
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(type(None), _represent_none)
-
-
-@dataclass
+# Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
 class Document:
     """One document of the stream: its exact text and, if it has content, its object."""
 
-    index: int
-    raw: str
-    head: str  # the separator line and comments before the content, kept on rewrite
-    body: Any
-    source: str | None  # template file: "# Source:" line or the Helm 4 annotation
-    changed: bool = False
-    added: bool = False
+    __slots__ = ("added", "body", "changed", "head", "index", "raw", "source")
+
+    def __init__(
+        self,
+        index: int,
+        raw: str,
+        head: str,
+        body: Any,
+        source: str | None,
+        changed: bool = False,
+        added: bool = False,
+    ) -> None:
+        self.index = index
+        self.raw = raw
+        self.head = head  # the separator line and comments before the content, kept on rewrite
+        self.body = body
+        self.source = source  # template file: "# Source:" line or the Helm 4 annotation
+        self.changed = changed
+        self.added = added
 
     @property
     def kind(self) -> str:
@@ -157,13 +97,15 @@ class Document:
             yield "", self.body
 
 
-@dataclass
 class Stream:
     """The whole release as read from stdin."""
 
-    documents: list[Document]
-    newline: str = "\n"
-    added: list[Document] = field(default_factory=list)
+    __slots__ = ("added", "documents", "newline")
+
+    def __init__(self, documents: list[Document], newline: str = "\n") -> None:
+        self.documents = documents
+        self.newline = newline
+        self.added: list[Document] = []
 
     @property
     def helm4(self) -> bool:
@@ -227,60 +169,6 @@ def _head(chunk: str) -> str:
     return chunk[:end]
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _tree_depth(root: yaml.Node) -> int:
-    """Depth of an alias-free node tree; only collections are visited (the common, fast path)."""
-    deepest = 1
-    stack = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = node.value
-        else:
-            continue
-        if children:
-            deepest = max(deepest, depth + 1)
-            stack.extend((c, depth + 1) for c in children if not isinstance(c, yaml.ScalarNode))
-    return deepest
-
-
-def _measure(root: yaml.Node) -> tuple[int, int, int]:
-    """Depth, size with aliases expanded (capped at 2**62) and distinct node count.
-
-    Aliases make the node tree a graph: every node is visited once (memoized by identity),
-    so a billion laughs costs its size in the input, not its expansion. A node reached
-    again while still open is a recursive alias (``&a [*a]``), refused.
-    """
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        children = _children(node)
-        if done:
-            open_nodes.discard(key)
-            size[key] = min(1 << 62, 1 + sum(size[id(c)] for c in children))  # no bignums
-            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
-        elif key in open_nodes:
-            raise yaml.constructor.ConstructorError(None, None, "recursive alias", node.start_mark)
-        elif key not in size:
-            open_nodes.add(key)
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in size)
-    return depth[id(root)], size[id(root)], len(size)
-
-
 def _source_of(head: str, body: Any) -> str | None:
     match = _SOURCE.search(head)
     if match:
@@ -321,43 +209,26 @@ def decode(data: bytes | bytearray, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) ->
 # Line breaks for YAML (and libyaml). A lone "\r" is one: an old-Mac stream that is
 # passed through must not gain a "\n" between its documents.
 _YAML_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
-_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")  # what libyaml counts as one
+LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")  # what libyaml counts as one
 
 
-def _parse(chunk: str, alias_budget: int) -> tuple[Any, int]:
-    """One document to objects, and how many nodes its aliases added.
+class Unreadable(ValueError):
+    """A document that is not YAML, or is refused; the message says where."""
 
-    Composed first, then measured, then constructed, so nothing recursive or expanding
-    runs over a document that is too deep or a bomb.
-    """
-    loader = _Loader(chunk)
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _parse(chunk: str, first_line: int, alias_budget: int) -> tuple[Any, int]:
+    """One document to objects, and how many nodes its aliases added: by the fast reader
+    when the document is in its case (nearly always), else by PyYAML."""
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, 0
-        added = 0
-        if "*" in chunk:  # every alias is written with a "*"
-            depth, expanded, distinct = _measure(node)
-            added = expanded - distinct
-        elif len(chunk) > MAX_DEPTH:
-            depth = _tree_depth(node)
-        else:
-            depth = 0  # every level of nesting takes at least one character
-        if depth > MAX_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-        if added > alias_budget:
-            raise ValueError(f"aliases expand the stream by more than {MAX_EXPANDED_NODES} nodes")
-        return loader.construct_document(node), added
-    finally:
-        loader.dispose()
+        return blockyaml.load(chunk, MAX_DEPTH), 0
+    except blockyaml.Declined:
+        from postrender import pyyaml_io
 
-
-def _tab_hint(chunk: str, mark: Any) -> str | None:
-    """libyaml says "found character that cannot start any token" for a tab in indentation."""
-    lines = chunk.splitlines()
-    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
-    indent = line[: len(line) - len(line.lstrip())]
-    return "this line is indented with a tab: YAML indents with spaces" if "\t" in indent else None
+        return pyyaml_io.parse(chunk, first_line, alias_budget, MAX_DEPTH, MAX_EXPANDED_NODES)
 
 
 def read_stream(text: str) -> Stream:
@@ -372,61 +243,29 @@ def read_stream(text: str) -> Stream:
         where = f"document {index + 1}"
         body = None
         try:
-            body, added = _parse(chunk, alias_budget)
+            body, added = _parse(chunk, line_offset + 1, alias_budget)
             alias_budget -= added
-        except yaml.reader.ReaderError as exc:
-            # libyaml reports a bad character by byte offset, not by line.
-            line = (
-                line_offset
-                + len(_LINE_BREAK.findall(chunk.encode()[: exc.position].decode(errors="ignore")))
-                + 1
-            )
-            problems.append(Problem(f"invalid YAML at line {line}: {exc.reason}", document=where))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            at = f"line {line_offset + mark.line + 1}" if mark else "unknown line"
-            reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            problems.append(
-                Problem(
-                    f"invalid YAML at {at}: {reason}", document=where, hint=_tab_hint(chunk, mark)
-                )
-            )
-        except ValueError as exc:
-            problems.append(
-                Problem(f"refused (starts at line {line_offset + 1}): {exc}", document=where)
-            )
+        except Unreadable as exc:
+            problems.append(Problem(str(exc), document=where, hint=exc.hint))
         source = _source_of(head, body)
         if source is not None:
             last_source = source
         # Helm 3 writes "# Source:" only before a template's first document.
         documents.append(Document(index, chunk, head, body, source or last_source))
-        line_offset += len(_LINE_BREAK.findall(chunk))
+        line_offset += len(LINE_BREAK.findall(chunk))
     if problems:
         raise SlinkyError(problems, exit_code=EXIT_INPUT, title="cannot read the manifest stream")
     newline = "\r\n" if "\r\n" in text[:4096] else "\n"
     return Stream(documents, newline)
 
 
-def _pyyaml_dump(body: Any) -> str:
-    return yaml.dump(
-        body,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 16,
-    )
-
-
 def _quote(value: str) -> str:
-    """PyYAML's text for a single-line string that is not plainly safe."""
-    text = _pyyaml_dump({"k": value})[:-1]
-    if not text.startswith("k: ") or _LINE_BREAK.search(text):
-        raise Unusual  # written on several lines: its indentation depends on the context
-    return text[3:]
+    from postrender import pyyaml_io
+
+    return pyyaml_io.quote(value)
 
 
-_WRITER = Writer(_quote, lambda value: _style(value) == '"')
+_WRITER = Writer(_quote, lambda value: not blockyaml.reads_as_string(value))
 
 
 def dump(body: Any) -> str:
@@ -435,7 +274,9 @@ def dump(body: Any) -> str:
     try:
         return _WRITER.document(body)
     except Unusual:
-        return _pyyaml_dump(body)
+        from postrender import pyyaml_io
+
+        return pyyaml_io.dump(body)
 
 
 def _end_marker(raw: str) -> str:

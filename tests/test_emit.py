@@ -1,6 +1,6 @@
 """The fast writer (postrender/emit.py) writes exactly what PyYAML would, or declines.
 
-PyYAML (``stream._pyyaml_dump``) is the oracle: on every document in the repository's
+PyYAML (``pyyaml_io.dump``) is the oracle: on every document in the repository's
 YAML files and on generated Kubernetes-shaped objects, ``stream.dump`` must equal it, and
 whenever the fast writer takes a document, its text must read back as the same object.
 """
@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postrender import stream
+from postrender import pyyaml_io, stream
 from postrender.emit import Unusual
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def test_every_repository_document_is_written_as_pyyaml_writes_it() -> None:
         text = fast(body)
         if text is not None:
             taken += 1
-            assert text == stream._pyyaml_dump(body)
+            assert text == pyyaml_io.dump(body)
     # the fast path is the common path: only documents with YAML aliases decline here
     assert taken >= 0.9 * len(docs), (taken, len(docs))
 
@@ -71,7 +71,7 @@ def test_every_repository_document_is_written_as_pyyaml_writes_it() -> None:
 )
 def test_declines_what_it_does_not_write_like_pyyaml(body: Any, why: str) -> None:
     assert fast(body) is None, why
-    assert stream.dump(body) == stream._pyyaml_dump(body)
+    assert stream.dump(body) == pyyaml_io.dump(body)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_declines_what_it_does_not_write_like_pyyaml(body: Any, why: str) -> Non
 def test_shared_objects_go_to_pyyaml_which_writes_anchors(shared: Any) -> None:
     body = {"a": shared, "b": [shared]}
     assert fast(body) is None
-    assert "&id001" in stream.dump(body) == stream._pyyaml_dump(body)
+    assert "&id001" in stream.dump(body) == pyyaml_io.dump(body)
 
 
 @pytest.mark.parametrize("key", ["k", "k" * 100])
@@ -89,7 +89,7 @@ def test_lines_libyaml_would_break_go_to_pyyaml(key: str) -> None:
     for value in ["a" * 65540 + " b", "#" + "a" * 65528 + " b"]:
         body = {key: {key: value}}
         assert fast(body) is None
-        assert stream.dump(body) == stream._pyyaml_dump(body)
+        assert stream.dump(body) == pyyaml_io.dump(body)
 
 
 # Strings a Kubernetes object carries: names, label values, quantities, versions, empty,
@@ -123,6 +123,6 @@ VALUES = st.recursive(
 @given(st.dictionaries(WORDS | LINES, VALUES, min_size=1, max_size=6))
 def test_generated_objects_are_written_as_pyyaml_writes_them(body: dict[str, Any]) -> None:
     text = stream.dump(body)
-    assert text == stream._pyyaml_dump(body)
+    assert text == pyyaml_io.dump(body)
     if fast(body) is not None:
         assert yaml.safe_load(text) == body
