@@ -48,6 +48,8 @@ _NUMBER_START = frozenset("-+.0123456789")
 _NOT_PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")
 # Where a plain scalar ends in a flow collection; a ":" inside one (a URL) is allowed.
 _FLOW_STOP = re.compile(r"[,\[\]{}]|:[ ,\[\]{}]|:$| #")
+# libyaml refuses some other characters after a ":" in a flow plain scalar ("a:?b").
+_FLOW_ODD_COLON = re.compile(r":[^A-Za-z0-9/._-]")
 _SINGLE_ESCAPES = {
     "0": "\0",
     "a": "\a",
@@ -493,6 +495,8 @@ def _flow_scalar(
             raise Declined
         plain = text[start : stop.start()].rstrip(" ")
         if not plain or first in _NOT_PLAIN_START or (first == "-" and plain[1:2] in ("", " ")):
+            raise Declined
+        if ":" in plain and _FLOW_ODD_COLON.search(plain):
             raise Declined
         value = plain if as_written else resolve_plain(plain)
         end = start + len(plain)

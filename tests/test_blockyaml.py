@@ -101,6 +101,7 @@ def test_the_typical_release_is_read_without_pyyaml() -> None:
         "a: 'b' c\n",  # invalid
         "key: |\n  text",  # a block that ends the text without a line break
         "<<: {a: 1}\n",
+        "a: {b: 1, c:?  d: e}\n",  # found by fuzz_blockyaml: libyaml refuses ":?" in flow
     ],
 )
 def test_declines_what_it_does_not_read(text: str) -> None:
