@@ -43,6 +43,9 @@ _BOOLS = {
 }
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _NUMBER_START = frozenset("-+.0123456789")
+# Every character an int, float or timestamp can hold: "1Gi" or "500m" has another, so it
+# is a string without compiling the pattern below.
+_NUMBER_CHARS = "0123456789+-._: \tabcdefABCDEFxXoOiInNtTzZ"
 # Characters that cannot start a plain scalar here ("-", "?", ":" can when a non-space
 # follows; "-" is accepted that way, the other two are declined as rare).
 _NOT_PLAIN_START = frozenset("?:,[]{}#&*!|>'\"%@`")
@@ -87,7 +90,7 @@ def resolve_plain(text: str) -> Any:
     if text[0] in _NUMBER_START:
         if _DECIMAL.fullmatch(text) and len(text) < _MAX_DIGITS:
             return int(text)
-        if _yaml11_number().fullmatch(text):
+        if not text.strip(_NUMBER_CHARS) and _yaml11_number().fullmatch(text):
             raise Declined  # a float, another int form or a timestamp: PyYAML builds it
     elif text in ("<<", "="):  # merge and value keys
         raise Declined
@@ -99,7 +102,9 @@ def reads_as_string(text: str) -> bool:
     writer quotes it: "true", "", "26.05", "0x1F", "2025-01-01")."""
     if text in _NULLS or text in _BOOLS or text in ("<<", "="):
         return False
-    return text[0] not in _NUMBER_START or not _yaml11_number().fullmatch(text)
+    if text[0] not in _NUMBER_START or text.strip(_NUMBER_CHARS):
+        return True
+    return not _yaml11_number().fullmatch(text)
 
 
 @functools.cache
