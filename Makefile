@@ -42,9 +42,11 @@ bench:
 	bench/.venv/bin/pip install --quiet --disable-pip-version-check .
 	bench/.venv/bin/python bench/bench.py --json bench/out/results.json
 
-# Coverage-guided fuzzing of the stream reader and the profile loader, FUZZ_SECONDS each.
+# Coverage-guided fuzzing of the stream reader, the profile loader and the fast YAML reader,
+# FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 fuzz: $(VENV)/.test
 	$(BIN)/pip install --quiet --disable-pip-version-check atheris
 	$(BIN)/python fuzz/fuzz_stream.py -max_total_time=$(FUZZ_SECONDS)
 	$(BIN)/python fuzz/fuzz_profile.py -max_total_time=$(FUZZ_SECONDS)
+	$(BIN)/python fuzz/fuzz_blockyaml.py -max_total_time=$(FUZZ_SECONDS)
