@@ -74,8 +74,9 @@ _SINGLE_ESCAPES = {
 }
 _HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
 _QUOTE_OR_ESCAPE = re.compile(r'["\\]')
-# libyaml refuses longer simple (one-line) keys: well below its limit, to be sure.
-_MAX_KEY = 256  # characters; libyaml's limit is 1,024 (bytes or characters)
+# libyaml refuses a simple (one-line) key whose ":" is 1,024 or more characters from its
+# start (bytes or characters); well below that, to be sure.
+_MAX_KEY = 256
 # Python refuses to convert longer digit strings (PyYAML's path reports it).
 _MAX_DIGITS = 4000
 
@@ -90,8 +91,10 @@ def resolve_plain(text: str) -> Any:
     if text[0] in _NUMBER_START:
         if _DECIMAL.fullmatch(text) and len(text) < _MAX_DIGITS:
             return int(text)
-        if not text.strip(_NUMBER_CHARS) and _yaml11_number().fullmatch(text):
-            raise Declined  # a float, another int form or a timestamp: PyYAML builds it
+        if not text.strip(_NUMBER_CHARS) and ("o" in text or _yaml11_number().fullmatch(text)):
+            # A float, another int form or a timestamp: PyYAML builds it. "0o17" is a
+            # string in manifests but octal in profiles (profile_yaml's int rule).
+            raise Declined
     elif text in ("<<", "="):  # merge and value keys
         raise Declined
     return text
@@ -119,8 +122,9 @@ def _yaml11_number() -> re.Pattern[str]:
         r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|\.(?:nan|NaN|NAN)"
     )
     timestamp = (
-        r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
-        r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?"
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # a date alone has two-digit month and day
+        r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
+        r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
     )
     return re.compile(f"{integer}|{floating}|{timestamp}")
 
@@ -208,8 +212,8 @@ class _Reader:
 
     def _node(self, indent: int, depth: int, path: Path | None) -> Any:
         """The block collection whose first line is the current one, at ``indent``."""
-        if depth > self._max_depth:
-            raise Declined
+        if depth >= self._max_depth:
+            raise Declined  # PyYAML counts the scalars at the bottom as one more level
         content = self._lines[self._i][indent:]
         if content[:2] == "- " or content == "-":
             return self._sequence(indent, depth, path)
@@ -359,6 +363,8 @@ def _split_key(line: str, indent: int) -> tuple[str, str, bool]:
     if first == '"' or first == "'":
         key, end = _quoted(content)
         after = content[end:]
+        if end > _MAX_KEY:
+            raise Declined
         if after[:2] == ": ":
             return key, after[2:].lstrip(" "), False
         if after == ":":
@@ -372,7 +378,7 @@ def _split_key(line: str, indent: int) -> tuple[str, str, bool]:
             raise Declined  # not a key: a scalar, or an error
         colon = len(content) - 1
     key = content[:colon].rstrip(" ")
-    if " #" in key or len(key) > _MAX_KEY or any(c in key for c in ",[]{}"):
+    if " #" in key or colon > _MAX_KEY or any(c in key for c in ",[]{}"):
         raise Declined
     return key, content[colon + 2 :].lstrip(" "), True
 
@@ -453,8 +459,8 @@ def _flow(
     text: str, start: int, keys_as_written: bool, depth: int, max_depth: int
 ) -> tuple[Any, int]:
     """A one-line flow collection at ``text[start]``: its value and the index past it."""
-    if depth > max_depth:
-        raise Declined
+    if depth >= max_depth:
+        raise Declined  # as in _Reader._node
     closing = "]" if text[start] == "[" else "}"
     pos = _skip_spaces(text, start + 1)
     items: list[Any] = []
@@ -463,13 +469,16 @@ def _flow(
         return (items if closing == "]" else mapping), pos + 1
     while True:
         if closing == "}":
-            key, pos = _flow_scalar(text, pos, keys_as_written, depth, max_depth)
+            key_at = pos
+            key, pos = _flow_scalar(text, pos, keys_as_written, depth, max_depth, key=True)
             if isinstance(key, (dict, list)) or not text.startswith(": ", pos) or key in mapping:
                 raise Declined
+            if pos - key_at > _MAX_KEY:
+                raise Declined
             value_at = _skip_spaces(text, pos + 2)
-            mapping[key], pos = _flow_scalar(text, value_at, False, depth, max_depth)
+            mapping[key], pos = _flow_scalar(text, value_at, keys_as_written, depth, max_depth)
         else:
-            value, pos = _flow_scalar(text, pos, False, depth, max_depth)
+            value, pos = _flow_scalar(text, pos, keys_as_written, depth, max_depth)
             if text.startswith(":", pos):
                 raise Declined  # "[a: b]": a one-pair mapping
             items.append(value)
@@ -483,15 +492,16 @@ def _flow(
 
 
 def _flow_scalar(
-    text: str, start: int, as_written: bool, depth: int, max_depth: int
+    text: str, start: int, keys_as_written: bool, depth: int, max_depth: int, key: bool = False
 ) -> tuple[Any, int]:
     """One entry of a flow collection (a nested collection, a quoted or a plain scalar) at
-    ``text[start]``: its value and the index past it and the spaces after it."""
+    ``text[start]``: its value and the index past it and the spaces after it. A plain
+    ``key`` stays as written if ``keys_as_written``; nested mappings keep that rule."""
     if start == len(text):
         raise Declined
     first = text[start]
     if first == "[" or first == "{":
-        value, end = _flow(text, start, False, depth + 1, max_depth)
+        value, end = _flow(text, start, keys_as_written, depth + 1, max_depth)
     elif first == '"' or first == "'":
         value, end = _quoted(text, start)
     else:
@@ -503,6 +513,6 @@ def _flow_scalar(
             raise Declined
         if ":" in plain and _FLOW_ODD_COLON.search(plain):
             raise Declined
-        value = plain if as_written else resolve_plain(plain)
+        value = plain if key and keys_as_written else resolve_plain(plain)
         end = start + len(plain)
     return value, _skip_spaces(text, end)

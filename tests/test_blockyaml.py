@@ -102,6 +102,12 @@ def test_the_typical_release_is_read_without_pyyaml() -> None:
         "key: |\n  text",  # a block that ends the text without a line break
         "<<: {a: 1}\n",
         "a: {b: 1, c:?  d: e}\n",  # found by fuzz_blockyaml: libyaml refuses ":?" in flow
+        # found in review: keys whose ":" is past libyaml's simple-key limit
+        '"' + "k" * 1023 + '": v\n',
+        "k" + " " * 1024 + ": v\n",
+        "a: {" + "k" * 1025 + ": v}\n",
+        # and nesting where PyYAML counts the scalar at the bottom as a level
+        "a: " + "[" * 99 + "1" + "]" * 99 + "\n",
     ],
 )
 def test_declines_what_it_does_not_read(text: str) -> None:
@@ -123,6 +129,35 @@ def test_declines_what_it_does_not_read(text: str) -> None:
 def test_reads_the_common_forms(text: str, value: Any) -> None:
     assert _same(blockyaml.load(text, stream.MAX_DEPTH), value)
     assert _agrees(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 0o7\n",  # octal in a profile, a string in a manifest
+        "a: [{1: x}]\n",  # keys stay as written in nested flow mappings too
+        "a: {b: {on: x}}\n",
+        "a: [{'1': x, 1: y}]\n",  # the same key twice, as written
+    ],
+)
+def test_profile_dialect_agrees_with_the_profile_loader(text: str) -> None:
+    from postrender import profile_yaml, profiles
+
+    lines: dict[Any, int] = {}
+    try:
+        data = blockyaml.load(text, profiles.MAX_PROFILE_DEPTH, True, lines)
+    except blockyaml.Declined:
+        return
+    want, want_lines, duplicates = profile_yaml.read(text, "p")
+    assert not duplicates
+    assert _same(data, want)
+    assert lines == want_lines
+
+
+def test_dates_with_one_digit_month_or_day_are_strings() -> None:
+    for text in ("2001-1-1", "2001-01-1", "2001-1-01"):
+        assert blockyaml.reads_as_string(text), text
+    assert not blockyaml.reads_as_string("2001-01-01")
 
 
 def test_depth_past_the_limit_is_declined() -> None:
