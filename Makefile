@@ -4,13 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := testdata/examples
 
-.PHONY: demo test lint bench fuzz schemas catalogue clean
+.PHONY: demo test e2e lint bench fuzz schemas catalogue clean
 
 demo: $(VENV)/.runtime
 	$(BIN)/slinky explain --config $(EXAMPLE)/profiles.yaml $(EXAMPLE)/release.yaml
 
 test: $(VENV)/.test lint
 	$(BIN)/python -m pytest
+
+# The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator (README).
+e2e: $(VENV)/.test
+	$(BIN)/python -m pytest -m e2e tests/e2e
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

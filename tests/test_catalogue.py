@@ -13,7 +13,7 @@ from postrender.catalogue import InstanceType, all_types, lookup, suggest
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "postrender" / "data" / "instances.json"
-REFERENCE_AWS = REPO.parent / "shared" / "reference" / "aws"
+REFERENCE_AWS = REPO / "testdata" / "upstream" / "aws"
 
 
 def _get(name: str) -> InstanceType:
@@ -108,7 +108,6 @@ def test_data_file_meta() -> None:
     assert "p6e-gb200.36xlarge" in meta["not_included"]["gpu_facts_not_in_karpenter"]
 
 
-@pytest.mark.skipif(not REFERENCE_AWS.is_dir(), reason="shared reference data not present")
 def test_builder_reproduces_committed_data(tmp_path: Path) -> None:
     out = tmp_path / "instances.json"
     subprocess.run(

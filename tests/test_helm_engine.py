@@ -21,7 +21,7 @@ import helm_engine as he
 import pytest
 import yaml
 
-REFERENCE = he.REPO.parent / "shared" / "reference" / "rendered"
+REFERENCE = he.REPO / "testdata" / "upstream" / "rendered"
 REF_1_3 = REFERENCE / "slurm-1.3.0-rc1_gpu-cpu.yaml"
 REF_1_3_HELM4_INPUT = REFERENCE / "helm4-input_slurm-1.3.0-rc1_gpu-cpu.yaml"
 REF_1_0 = REFERENCE / "slurm-1.0.1_gpu-cpu.yaml"

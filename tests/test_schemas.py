@@ -25,7 +25,6 @@ REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = REPO / "testdata" / "upstream"
 RENDERED = sorted((UPSTREAM / "rendered").glob("*.yaml"))
 SCHEMA_DIR = REPO / "schemas" / "k8s"
-REFERENCE_CRDS = REPO.parent / "shared" / "reference" / "crds"
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -367,10 +366,3 @@ def test_converter_reproduces_committed_schemas(tmp_path: Path) -> None:
     committed = {p.name: p.read_bytes() for p in SCHEMA_DIR.glob("*.json")}
     assert sorted(fresh) == sorted(committed)
     assert [name for name in sorted(fresh) if fresh[name] != committed[name]] == []
-
-
-@pytest.mark.skipif(not REFERENCE_CRDS.is_dir(), reason="shared reference data not present")
-def test_testdata_crds_match_reference() -> None:
-    for reference in sorted(REFERENCE_CRDS.glob("*.yaml")):
-        copy_ = UPSTREAM / "crds" / reference.name
-        assert copy_.read_bytes() == reference.read_bytes(), reference.name

@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     python tools/build_catalogue.py [--aws DIR] [--out FILE]
 
-Inputs (default ``../shared/reference/aws``):
+Inputs (default ``testdata/upstream/aws``, see its SOURCE.md):
 
 * ``karpenter_instance_types.json``: every EC2 type Karpenter v1.14.1 knows, with the node
   labels Karpenter sets and the allocatable resources it computes. This is the base: the
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_AWS = REPO_ROOT.parent / "shared" / "reference" / "aws"
+DEFAULT_AWS = REPO_ROOT / "testdata" / "upstream" / "aws"
 DEFAULT_OUT = REPO_ROOT / "postrender" / "data" / "instances.json"
 GENERATOR = "tools/build_catalogue.py"
 
@@ -176,7 +176,7 @@ def build(aws_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Build the EC2 instance-type catalogue.")
-    parser.add_argument("--aws", type=Path, default=DEFAULT_AWS, help="reference/aws directory")
+    parser.add_argument("--aws", type=Path, default=DEFAULT_AWS, help="directory of the upstream AWS data files")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output JSON file")
     args = parser.parse_args(argv)
     if not args.aws.is_dir():

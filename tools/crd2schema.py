@@ -4,10 +4,8 @@ Usage (from the repository root)::
 
     python tools/crd2schema.py [--crds DIR ...] [--out DIR]
 
-By default the CRDs are read from ``../shared/reference/crds`` (the team's reference copy)
-and ``testdata/upstream/crds`` (the same files plus older Slinky operator CRDs that the
-reference lacks but charts 1.0.x/1.1.x render against); a file present in both must be
-byte-identical. The output directory (default ``schemas/k8s``) is fully generated: every run
+By default the CRDs are read from ``testdata/upstream/crds`` (upstream copies, with their
+sources in ``testdata/upstream/SOURCE.md``). The output directory (default ``schemas/k8s``) is fully generated: every run
 rewrites all files, deletes ``*.json`` files it did not produce, and produces byte-identical
 output for identical input.
 
@@ -39,20 +37,17 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CRDS = (
-    REPO_ROOT.parent / "shared" / "reference" / "crds",
-    REPO_ROOT / "testdata" / "upstream" / "crds",
-)
+DEFAULT_CRDS = (REPO_ROOT / "testdata" / "upstream" / "crds",)
 DEFAULT_OUT = REPO_ROOT / "schemas" / "k8s"
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 GENERATOR = "tools/crd2schema.py"
 
-# Upstream provenance per source file, copied from reference/README.md. Kept in code rather
+# Upstream provenance per source file, as in testdata/upstream/SOURCE.md. Kept in code rather
 # than parsed from the README because the README abbreviates file names in its table.
 _SLINKY_HEAD = "SlinkyProject/slurm-operator @ f2ed3fc (after v1.2.1), config/crd/bases/"
 _SLINKY_101 = "SlinkyProject/slurm-operator tag v1.0.1, config/crd/bases/"
-# Not in reference/: taken from the same repository's tags (see testdata/upstream/SOURCE.md)
+# Taken from the same repository's tags (see testdata/upstream/SOURCE.md)
 # because chart 1.0.1 renders spec.controllerRef.namespace (dropped after 1.0) and chart 1.1.2
 # renders NodeSet spec.taintKubeNodes (dropped in 1.2); neither HEAD nor v1.0.1 has both.
 _SLINKY_101_EXTRA = "SlinkyProject/slurm-operator tag v1.0.1 (d986a3b7), config/crd/bases/"

@@ -1,0 +1,19 @@
+"""The end-to-end suite (``make e2e``): real Helm CLIs, a kube-apiserver, the Slinky operator.
+
+Every test under tests/e2e/ carries the ``e2e`` marker. ``make test`` deselects it (the
+quick suite needs no Go toolchain); ``make e2e`` selects only it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
