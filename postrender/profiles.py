@@ -244,7 +244,8 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         else:
             first = accelerated[0]
             gres_name = "gpu" if first.accelerator_resource == "nvidia.com/gpu" else "neuron"
-            gres = Gres(gres_name, first.gpu_name or None, first.accelerator_count)
+            gpu_type = catalogue.slurm_gpu_type(first.gpu_name)
+            gres = Gres(gres_name, gpu_type, first.accelerator_count)
     elif spec_gres:
         gres = Gres.parse(spec_gres)
         if gres.count < 1:
@@ -255,11 +256,15 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
                     f"gres asks for {gres.count} but {t.name} has {t.accelerator_count} GPUs",
                     "gres",
                 )
-            elif gres.type and t.gpu_name and gres.type not in t.gpu_name:
+            elif (
+                gres.type
+                and t.gpu_name
+                and gres.type not in (slurm_type := str(catalogue.slurm_gpu_type(t.gpu_name)))
+            ):
                 bad(
                     f"GRES type {gres.type!r} does not match {t.name}'s GPU {t.gpu_name!r}",
                     "gres",
-                    f"use gpu:{t.gpu_name}:{gres.count}",
+                    f"use gpu:{slurm_type}:{gres.count}",
                 )
     if gres:
         resource = next((t.accelerator_resource for t in accelerated), None) or (

@@ -4,7 +4,7 @@ Schemas cannot tell whether slurmctld accepts a partition line or whether a node
 ``Gres=`` is backed by devices; only Slurm can. This module rebuilds, from a
 post-rendered Helm stream, what the Slinky operator would hand to Slurm
 (:func:`assemble`), then starts munged, slurmctld (and, with an Accounting object,
-MariaDB and slurmdbd) and one dynamic slurmd per NodeSet on 127.0.0.x
+MariaDB and slurmdbd) and one dynamic slurmd per NodeSet on 127.0.0.1
 (:class:`SlurmCluster`), all inside the Debian sid chroot of postrender.slurmroot, which
 carries the Slurm release of the chart's images.
 
@@ -19,12 +19,12 @@ PID on exit, also after a failed start.
 
 Slurm specifics handled here:
 
-* a dynamic slurmd must listen on ``SlurmdPort``, so each slurmd gets its own loopback
-  address instead of its own port: its hostname (a private UTS namespace) resolves to
-  that address in the run's /etc/hosts and ``CommunicationParameters=NoInAddrAny`` makes
-  it bind there;
-* slurmctld records a dynamic node's address from the registering connection, which
-  always comes from 127.0.0.1, so the harness sets ``NodeAddr`` once the node exists;
+* every node is on 127.0.0.1, each slurmd on its own port (``Port=`` appended to its
+  ``--conf``): slurmctld takes a dynamic node's address from the connection it registers
+  on, which comes from 127.0.0.1 whatever address the slurmd listens on, and a
+  node registers more than once. Node names resolve to 127.0.0.1 in the run's
+  /etc/hosts and ``CommunicationParameters=NoInAddrAny`` keeps the daemons off other
+  interfaces;
 * no cgroups in a chroot: ``CgroupPlugin=disabled``, process groups track job steps;
 * repeated keys in ``--conf`` are not merged (the last wins), so the operator's merge
   of ``Features=`` must happen before slurmd sees the line.
@@ -397,13 +397,14 @@ def _conf_value(line: str, key: str) -> str:
     return ""
 
 
-def _free_port(addresses: Sequence[str]) -> int:
-    """A TCP port that is free on every one of ``addresses`` right now."""
+def _free_port(addresses: Sequence[str], taken: Iterable[int] = ()) -> int:
+    """A TCP port that is free on every one of ``addresses`` right now, not in ``taken``."""
+    avoid = set(taken)
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind((addresses[0], 0))
             port = int(probe.getsockname()[1])
-        if all(_port_free(addr, port) for addr in addresses):
+        if port not in avoid and all(_port_free(addr, port) for addr in addresses):
             return port
     raise SlurmStartError(f"no common free port on {', '.join(addresses)}")
 
@@ -510,11 +511,11 @@ class SlurmCluster:
         self.conf_dir = self.workdir / "etc"
         self.slurm_conf = self.conf_dir / "slurm.conf"
         self.log_dir = self.workdir / "log"
-        self.node_addrs = {n.node_name: f"127.0.0.{2 + i}" for i, n in enumerate(self.running)}
+        self.node_ports: dict[str, int] = {}
         self.users: dict[str, tuple[int, int]] = {}
         self._procs: list[_Proc] = []
+        self._namespaces: set[str] = set()
         self.ctld_port = 0
-        self.slurmd_port = 0
         self.dbd_port = 0
         self.db_port = 0
 
@@ -539,8 +540,6 @@ class SlurmCluster:
         reason = unavailable_reason()
         if reason:
             raise SlurmUnavailable(reason)
-        if len(self.release.nodesets) > 250:
-            raise SlurmStartError("too many NodeSets for 127.0.0.x addressing")
         try:
             self._write_files()
             self._start_munged()
@@ -582,7 +581,10 @@ class SlurmCluster:
             )
 
         self.ctld_port = _free_port(["127.0.0.1"])
-        self.slurmd_port = _free_port(list(self.node_addrs.values()) or ["127.0.0.2"])
+        for nodeset in self.running:
+            self.node_ports[nodeset.node_name] = _free_port(
+                ["127.0.0.1"], [self.ctld_port, *self.node_ports.values()]
+            )
         self.slurm_conf.write_text(self.release.render_slurm_conf(self._general_settings()))
         for name, text in self.release.config_files.items():
             # gres.conf and any other file the Controller mounts, verbatim, beside slurm.conf.
@@ -598,8 +600,7 @@ class SlurmCluster:
         name, so a partition's groups can be tried from inside and outside.
         """
         names = [n.node_name for n in self.running]
-        hosts = ["127.0.0.1 localhost"] + [f"{self.node_addrs[n]} {n}" for n in names]
-        (self.workdir / "os" / "hosts").write_text("\n".join(hosts) + "\n")
+        (self.workdir / "os" / "hosts").write_text(f"127.0.0.1 {' '.join(['localhost', *names])}\n")
         passwd = (self.root / "etc" / "passwd").read_text()
         group = (self.root / "etc" / "group").read_text()
         for line in passwd.splitlines():
@@ -631,7 +632,6 @@ class SlurmCluster:
             ("SlurmctldPort", str(self.ctld_port)),
             ("SlurmUser", "root"),
             ("SlurmdUser", "root"),
-            ("SlurmdPort", str(self.slurmd_port)),
             ("StateSaveLocation", w("state")),
             ("SlurmdSpoolDir", w("spool", "%n")),
             ("SlurmctldPidFile", w("run", "slurmctld.pid")),
@@ -641,7 +641,7 @@ class SlurmCluster:
             ("SlurmctldDebug", self.debug),
             ("SlurmdDebug", self.debug),
             # Dynamic nodes need a node table size and cons_tres.
-            ("MaxNodeCount", "256"),
+            ("MaxNodeCount", str(max(64, 2 * len(self.running)))),
             ("SelectType", "select/cons_tres"),
             ("SelectTypeParameters", "CR_Core"),
             ("AuthType", "auth/munge"),
@@ -667,8 +667,9 @@ class SlurmCluster:
 
     def _write_dbd_conf(self) -> None:
         """slurmdbd.conf beside slurm.conf (slurmdbd refuses it unless only root reads it)."""
-        self.db_port = _free_port(["127.0.0.1"])
-        self.dbd_port = _free_port(["127.0.0.1"])
+        taken = [self.ctld_port, *self.node_ports.values()]
+        self.db_port = _free_port(["127.0.0.1"], taken)
+        self.dbd_port = _free_port(["127.0.0.1"], [*taken, self.db_port])
         w = self._inside
         conf = self.conf_dir / "slurmdbd.conf"
         conf.write_text(
@@ -716,7 +717,14 @@ class SlurmCluster:
             )
         proc = _Proc(name, popen, log, output)
         self._procs.append(proc)
+        # Popen returned, so the child entered its namespace and exec'd.
+        with contextlib.suppress(OSError):
+            self._namespaces.add(os.readlink(f"/proc/{popen.pid}/ns/mnt"))
         return proc
+
+    def processes(self) -> list[int]:
+        """PIDs of every live process this cluster started, daemons and their children."""
+        return list(marked_pids(self.run_id, self._namespaces))
 
     def _start_munged(self) -> None:
         """munged with this work dir's key and socket (no system munge needed)."""
@@ -830,14 +838,22 @@ class SlurmCluster:
         self._wait(up, proc, "slurmctld to answer", self.startup_timeout)
 
     def _start_slurmds(self) -> None:
-        """One dynamic slurmd per NodeSet, each on its own loopback address."""
+        """One dynamic slurmd per NodeSet, each on its own port."""
         deadline = time.monotonic() + self.startup_timeout
         pending: dict[str, _Proc] = {}
         for nodeset in self.running:
             node = nodeset.node_name
             pending[node] = self._spawn(
                 f"slurmd-{node}",
-                [f"{_SBIN}/slurmd", "-D", "-Z", "-N", node, "--conf", nodeset.slurmd_conf],
+                [
+                    f"{_SBIN}/slurmd",
+                    "-D",
+                    "-Z",
+                    "-N",
+                    node,
+                    "--conf",
+                    f"{nodeset.slurmd_conf} Port={self.node_ports[node]}",
+                ],
                 self._view(node, node),
                 self.log_dir / f"slurmd-{node}.log",
             )
@@ -845,14 +861,6 @@ class SlurmCluster:
             nodes = self.show_nodes()
             for node in list(pending):
                 if node in nodes:
-                    # slurmctld took the address of the registering connection (always
-                    # 127.0.0.1); point it at the address this slurmd listens on.
-                    self.scontrol(
-                        "update",
-                        f"NodeName={node}",
-                        f"NodeAddr={self.node_addrs[node]}",
-                        f"NodeHostname={node}",
-                    )
                     del pending[node]
             for node, proc in pending.items():
                 self._check_alive(proc, f"slurmd for {node}")
@@ -914,7 +922,7 @@ class SlurmCluster:
                     proc.popen.wait(timeout=5.0)
         # Job steps left their process group; wait until the last of them is gone too.
         deadline = time.monotonic() + 5.0
-        while (pids := list(marked_pids(self.run_id))) and time.monotonic() < deadline:
+        while (pids := self.processes()) and time.monotonic() < deadline:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
@@ -1112,9 +1120,15 @@ def _signal_group(popen: subprocess.Popen[Any], sig: int) -> None:
         os.killpg(popen.pid, sig)
 
 
-def marked_pids(run_id: str) -> Iterator[int]:
-    """Live processes carrying this run's marker in their environment."""
+def marked_pids(run_id: str, namespaces: Iterable[str] = ()) -> Iterator[int]:
+    """Live processes of a harness run: in one of its mount namespaces, or marked.
+
+    Every daemon runs in a mount namespace of its own and its children (slurmstepd, job
+    steps) inherit it; slurmstepd rewrites its environment for its process title, so the
+    marker variable alone would miss it.
+    """
     needle = f"{_MARKER_VAR}={run_id}".encode()
+    owned = set(namespaces)
     proc = Path("/proc")
     if not proc.is_dir():
         return
@@ -1122,6 +1136,9 @@ def marked_pids(run_id: str) -> Iterator[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            if os.readlink(entry / "ns" / "mnt") in owned:
+                yield int(entry.name)
+                continue
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
@@ -1321,9 +1338,10 @@ def check_command(
 
     Post-renders STREAM (helm template output, - for stdin) or --chart with -f/--set,
     builds slurm.conf and gres.conf as the Slinky operator would, starts munged,
-    slurmctld and one slurmd per NodeSet on 127.0.0.x (needs root and Debian's
-    slurmctld, slurmd, slurm-client and munge), prints the partitions and nodes,
-    runs a job per partition and a GRES job per GPU partition, then stops them.
+    slurmctld (with an Accounting object, MariaDB and slurmdbd too) and one slurmd per
+    NodeSet on 127.0.0.1, inside the Slurm 26.05 chroot (needs root; build the chroot
+    with `sh postrender/data/slurm-chroot.sh`), prints the partitions and nodes, runs a
+    job per partition and a GRES job per GPU partition, then stops them.
     """
     import tempfile
 

@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from postrender.slurmsim import (
     SlurmCluster,
     SlurmStartError,
     assemble,
-    marked_pids,
     operator_slurmd_conf,
     parse_scontrol_oneliners,
 )
@@ -303,6 +303,13 @@ def test_nothing_is_left_after_a_cluster_stops(tmp_path: Path) -> None:
     with running:
         job = running.submit("gpu-partition", command="sleep 300")
         running.wait_job(job, ["RUNNING"])
-        assert list(marked_pids(running.run_id))
-    assert list(marked_pids(running.run_id)) == []
+        comms = {p: Path(f"/proc/{p}/comm").read_text().strip() for p in running.processes()}
+        steps = [p for p, comm in comms.items() if comm == "slurmstepd"]
+        assert steps
+    assert running.processes() == []
+    # Killed job steps may linger a moment as zombies until init reaps them.
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in steps) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in steps if Path(f"/proc/{pid}").exists()]
     assert str(running.root) not in Path("/proc/self/mountinfo").read_text()
