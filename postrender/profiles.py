@@ -132,7 +132,7 @@ class Partition:
 class Profile:
     """The selected cluster of a catalogue file."""
 
-    __slots__ = ("accounting_tres", "cluster", "gres_conf", "partitions", "path")
+    __slots__ = ("accounting_tres", "cluster", "gpu_minutes", "gres_conf", "partitions", "path")
 
     def __init__(
         self,
@@ -141,12 +141,15 @@ class Profile:
         partitions: dict[str, Partition],
         gres_conf: str | bool = "nvidia",
         accounting_tres: bool | None = None,
+        gpu_minutes: dict[str, int] | None = None,
     ) -> None:
         self.path = path
         self.cluster = cluster
         self.partitions = partitions
         self.gres_conf = gres_conf
         self.accounting_tres = accounting_tres
+        # Slurm account -> GPU-minutes cap (an association limit in slurmdbd).
+        self.gpu_minutes = dict(gpu_minutes or {})
 
 
 @cache
@@ -422,4 +425,5 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
         partitions=partitions,
         gres_conf=entry.get("gres_conf", "nvidia"),
         accounting_tres=entry.get("accounting_tres"),
+        gpu_minutes=entry.get("gpu_minutes"),
     )

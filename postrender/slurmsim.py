@@ -807,6 +807,13 @@ class SlurmCluster:
             raise SlurmSimError(f"sacctmgr {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout
 
+    def sacct(self, *args: str) -> list[list[str]]:
+        """``sacct --parsable2 --noheader`` rows (every user's jobs), split on ``|``."""
+        result = self._client(["sacct", "--parsable2", "--noheader", "--allusers", *args])
+        if result.returncode != 0:
+            raise SlurmSimError(f"sacct {' '.join(args)}: {result.stderr.strip()}")
+        return [line.split("|") for line in result.stdout.splitlines() if line]
+
     def _add_accounts(self) -> None:
         """The ``accounts`` in slurmdbd: the account, its users, its GPU-minutes cap."""
         for account in self.accounts:
@@ -1287,8 +1294,12 @@ def local_check(
     except AssembleError as exc:
         return Report(profile.cluster, names, {}, {}, [Finding("assemble", str(exc))])
     notes = list(release.warnings)
+    # The profile's GPU-minutes caps, as the cluster's admin would create them in slurmdbd.
+    accounts = [Account(name, gpu_minutes=cap) for name, cap in profile.gpu_minutes.items()]
     try:
-        with SlurmCluster(release, workdir, startup_timeout=startup_timeout) as cluster:
+        with SlurmCluster(
+            release, workdir, startup_timeout=startup_timeout, accounts=accounts
+        ) as cluster:
             report = probe_jobs(cluster, profile, names)
     except SlurmStartError as exc:
         report = Report(profile.cluster, names, {}, {}, [Finding("start", start_failure(exc))])
