@@ -1113,6 +1113,21 @@ def _allow_groups(conf: str) -> list[str]:
     return names
 
 
+def slurmctld_refusal(extra_conf: str, workdir: Path, timeout: float = 30.0) -> str | None:
+    """Start slurmctld with ``extra_conf`` after the operator's lines; why it refused, or None.
+
+    A cluster without nodes (one NodeSet ``n`` with no pod) is enough to learn whether
+    slurmctld accepts a partition line: it parses slurm.conf fully before it answers.
+    """
+    nodeset = NodeSetConf("n", "n", "", "Features=n", (), None, False, "", replicas=0)
+    release = SlurmRelease("check", (nodeset,), extra_conf, False, None)
+    try:
+        with SlurmCluster(release, workdir, startup_timeout=timeout):
+            return None
+    except SlurmStartError as exc:
+        return start_failure(exc)
+
+
 def _job_options(partition: str | None, gres: str | None, limit: str | None) -> list[str]:
     """``--partition``, ``--gres`` and ``--time`` for srun/sbatch, those that are set."""
     options = {"partition": partition, "gres": gres, "time": limit}

@@ -157,6 +157,11 @@ class TestKarpenterGpuWithEfa:
         assert run("gpu-partition", extra=["--constraint=p4d.24xlarge&efa"]).returncode == 0
         assert run("cpu-partition", extra=["--constraint=c5.24xlarge"]).returncode == 0
         assert run("cpu-partition", extra=["--constraint=efa"], immediate=2).returncode != 0
+        # In the chart's partition spanning both NodeSets, the feature picks the node.
+        where = ["sh", "-c", "echo $SLURMD_NODENAME"]
+        for feature, node in [("efa", "gpu-0"), ("c5.24xlarge", "cpu-0"), ("efa", "gpu-0")]:
+            ran = run("all", extra=[f"--constraint={feature}"], command=where)
+            assert ran.stdout.strip() == node, (feature, ran.stderr)
 
     def test_a_job_over_max_time_is_refused(self, karpenter: Scenario) -> None:
         cluster = karpenter.cluster
