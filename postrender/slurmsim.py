@@ -448,6 +448,49 @@ def parse_scontrol_oneliners(text: str, name_key: str) -> dict[str, dict[str, st
     return result
 
 
+#: Signals that end a run; SIGINT already raises KeyboardInterrupt.
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """Turn a terminating signal into SystemExit, so every ``with`` block cleans up."""
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def signals_unwind() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise SystemExit instead of killing the process.
+
+    The default action would end Python on the spot and leave root daemons running and
+    the work dir behind; raising lets :meth:`SlurmCluster.stop` and temporary dirs
+    clean up. Handlers the application set itself are kept; nested uses are no-ops; off
+    the main thread (where Python cannot set handlers) nothing changes.
+    """
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in _TERMINATING:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _exit_on_signal)
+    except ValueError:
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back (they stay pending) while cleaning up."""
+    held = {signal.SIGINT, *_TERMINATING}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 @dataclass
 class _Proc:
     """A daemon the cluster started."""
@@ -515,13 +558,20 @@ class SlurmCluster:
         self.users: dict[str, tuple[int, int]] = {}
         self._procs: list[_Proc] = []
         self._namespaces: set[str] = set()
+        self._unwind: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         self.ctld_port = 0
         self.dbd_port = 0
         self.db_port = 0
 
     def __enter__(self) -> SlurmCluster:
-        """Start the cluster; stop everything again if the start fails."""
-        self.start()
+        """Start the cluster; stop everything again if the start fails or a signal comes."""
+        self._unwind = signals_unwind()
+        self._unwind.__enter__()
+        try:
+            self.start()
+        except BaseException:
+            self._unwind.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -531,7 +581,10 @@ class SlurmCluster:
         tb: TracebackType | None,
     ) -> None:
         """Stop the cluster."""
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            self._unwind.__exit__(None, None, None)
 
     # ----- start -------------------------------------------------------------
 
@@ -910,9 +963,16 @@ class SlurmCluster:
     # ----- stop --------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop every daemon (process groups, then any marked straggler); idempotent."""
+        """Stop every daemon (process groups, then any straggler); idempotent.
+
+        A terminating signal arriving meanwhile waits until everything is stopped.
+        """
         if not self._procs:
             return
+        with _signals_deferred():
+            self._stop()
+
+    def _stop(self) -> None:
         if any(p.name == "slurmctld" and p.popen.poll() is None for p in self._procs):
             with contextlib.suppress(SlurmSimError, OSError):
                 self._client(["scancel", f"--user={os.geteuid()}"], timeout=5.0)
@@ -1387,11 +1447,13 @@ def check_command(
         with click.open_file(stream_file or "-", "rb") as handle:
             text = decode(handle.read())
     try:
-        if workdir:
-            report = local_check(text, profile, Path(workdir), timeout)
-        else:
-            with tempfile.TemporaryDirectory(prefix="slinky-slurm-check-") as tmp:
-                report = local_check(text, profile, Path(tmp), timeout)
+        # SIGTERM/SIGHUP/SIGINT: every daemon stopped, the temporary work dir removed.
+        with signals_unwind():
+            if workdir:
+                report = local_check(text, profile, Path(workdir), timeout)
+            else:
+                with tempfile.TemporaryDirectory(prefix="slinky-slurm-check-") as tmp:
+                    report = local_check(text, profile, Path(tmp), timeout)
     except SlurmUnavailable as exc:
         click.echo(f"cannot run the local Slurm check: {exc}", err=True)
         sys.exit(EXIT_INPUT)
