@@ -23,6 +23,42 @@ EXTENDED_PREFIXES = ("nvidia.com/", "aws.amazon.com/", "vpc.amazonaws.com/")
 
 Finding = tuple[str, str]  # (path suffix, message)
 
+# The parts of a NodeSet that slinky-pr reads and writes and the CRD leaves unchecked, with
+# the shape Kubernetes gives them (null is "not set"). Checked before anything is planned.
+_NODESET_SHAPES: tuple[tuple[tuple[str, ...], type], ...] = (
+    (("spec", "slurmd"), dict),
+    (("spec", "slurmd", "resources"), dict),
+    (("spec", "slurmd", "resources", "limits"), dict),
+    (("spec", "slurmd", "resources", "requests"), dict),
+    (("spec", "template", "spec", "nodeSelector"), dict),
+    (("spec", "template", "spec", "tolerations"), list),
+)
+_SHAPE_NAMES: dict[type, str] = {dict: "a map", list: "a list", str: "a string"}
+
+
+def _shape_name(value: object) -> str:
+    return _SHAPE_NAMES.get(type(value)) or f"the {type(value).__name__} {repr(value)[:40]}"
+
+
+def _at(obj: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def nodeset_shape_problems(nodeset: Mapping[str, Any]) -> Iterator[Finding]:
+    """Where a targeted NodeSet has the wrong shape in a part slinky-pr edits
+    (``tolerations: x``, a list as ``nodeSelector``, ``resources: []``)."""
+    for path, shape in _NODESET_SHAPES:
+        value = _at(nodeset, path)
+        if value is not None and not isinstance(value, shape):
+            yield ".".join(path), f"must be {_SHAPE_NAMES[shape]}, not {_shape_name(value)}"
+    tolerations = _at(nodeset, ("spec", "template", "spec", "tolerations"))
+    for i, toleration in enumerate(tolerations if isinstance(tolerations, list) else ()):
+        if not isinstance(toleration, dict):
+            where = f"spec.template.spec.tolerations[{i}]"
+            yield where, f"a toleration must be a map, not {_shape_name(toleration)}"
+
 
 def label_key_problems(key: str) -> list[str]:
     """Why ``key`` is not a valid label/annotation key (empty list if it is)."""

@@ -117,7 +117,21 @@ def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
     release = ctx.release
     refs = lookup(controller.obj, ["spec", "configFileRefs"]) or []
     referenced = {r.get("name") for r in refs if isinstance(r, dict)}
-    carrying = [c for c in release.configmaps if "gres.conf" in (c.obj.get("data") or {})]
+    carrying = []
+    for configmap in release.configmaps:
+        if "gres.conf" not in (configmap.obj.get("data") or {}):
+            continue
+        if not isinstance(lookup(configmap.obj, ["metadata", "name"]), str):
+            ctx.problems.append(
+                Problem(
+                    "this ConfigMap carries a gres.conf but has no name to mount it by",
+                    document=configmap.doc.label,
+                    path="metadata.name",
+                    hint="give the ConfigMap a metadata.name (Kubernetes requires one)",
+                )
+            )
+            return
+        carrying.append(configmap)
     carrying.sort(key=lambda c: c.obj["metadata"]["name"] not in referenced)
     if carrying:
         existing = carrying[0]
