@@ -7,6 +7,8 @@ The stream cases run the real ``python -m postrender`` as Helm does (``test_host
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_hostile import PROFILES, RELEASE, assert_refused, run
 
@@ -60,3 +62,103 @@ def test_gres_conf_configmap_without_a_name_is_a_clean_error() -> None:
     nameless = b"---\napiVersion: v1\nkind: ConfigMap\ndata:\n  gres.conf: AutoDetect=nvidia\n"
     done = run(RELEASE + nameless, profile=PROFILES)
     assert_refused(done, EXIT_PLAN, "ConfigMap/", "at metadata.name", "gres.conf")
+
+
+# --- YAML meaning for Kubernetes (item 2) ------------------------------------------------
+# Kubernetes reads YAML with go-yaml v2 (sigs.k8s.io/yaml): "y"/"n" are booleans, "1e3" and
+# "08" floats, "0o17" and "0X1F" integers, and "10:30" or a date is the string it is.
+# tests/e2e/test_kube_yaml.py holds this against the real reader; these are the known cases.
+
+KUBE_MEANING = [
+    ("y", True), ("Y", True), ("n", False), ("N", False), ("yes", True), ("off", False),
+    ("1e3", 1000.0), ("1.0e5", 100000.0), ("08", 8.0), ("0o17", 15), ("0X1F", 31),
+    ("1_000", 1000), ("-0b101", -5), ("10:30", "10:30"), ("1:30.5", "1:30.5"),
+    ("2024-01-01", "2024-01-01"), ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
+    ("0000-00-00", "0000-00-00"), ("2024-02-30", "2024-02-30"), ("0x_", "0x_"), ("=", "="),
+    ("<<", "<<"), ("1e400", "1e400"), ("1.2.3", "1.2.3"), ("~", None), ("", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), KUBE_MEANING, ids=[c[0] or "empty" for c in KUBE_MEANING]
+)
+def test_plain_scalars_mean_what_they_mean_to_kubernetes(text: str, value: object) -> None:
+    from postrender import blockyaml, pyyaml_io
+
+    assert blockyaml.kube_plain(text) == value and type(blockyaml.kube_plain(text)) is type(value)
+    body = pyyaml_io.parse(f"kind: A\nv: {text}\n", 1, 10**6, 100, 10**6)[0]  # PyYAML's path
+    assert body["v"] == value and type(body["v"]) is type(value)
+
+
+SPELLINGS = [c[0] for c in KUBE_MEANING if c[0]] + ["0o17x", "+1", "-.5", ".5", "0b2", "1__0"]
+
+
+def _rewritten(text: str) -> str:
+    from postrender.stream import read_stream, write_stream
+
+    stream = read_stream(text)
+    for doc in stream.documents:
+        doc.changed = True
+    return write_stream(stream)
+
+
+def test_rewritten_documents_keep_every_scalars_meaning() -> None:
+    import yaml
+
+    from postrender.stream import read_stream
+
+    quoted = "".join(f'  q{i}: "{s}"\n' for i, s in enumerate(SPELLINGS))
+    plain = "".join(f"  p{i}: {s}\n" for i, s in enumerate(SPELLINGS))
+    text = f"kind: ConfigMap\nq:\n{quoted}p:\n{plain}"
+    out = _rewritten(text)
+    before, after = read_stream(text).documents[0].body, read_stream(out).documents[0].body
+    assert after == before  # as Kubernetes reads both
+    assert all(type(after["p"][k]) is type(v) for k, v in before["p"].items())
+    # Every string is quoted where YAML 1.1 (PyYAML) would read another type, too.
+    reread = yaml.safe_load(out)
+    for key, value in before["q"].items():
+        assert reread["q"][key] == value, (key, out)
+
+
+def test_plain_time_and_date_are_not_converted_on_rewrite() -> None:
+    out = _rewritten("kind: A\nat: 10:30\nday: 2024-01-01\nwhen: 2001-12-14 21:59:43.10\n")
+    assert out == 'kind: A\nat: "10:30"\nday: "2024-01-01"\nwhen: "2001-12-14 21:59:43.10"\n'
+
+
+def test_profile_label_values_that_look_like_other_types_stay_strings(tmp_path: Path) -> None:
+    profile = tmp_path / "profiles.yaml"
+    selector = "nodeSelector: {karpenter.sh/nodepool: slurm-gpu-pool"
+    extra = ', gpu: "y", n: "1e3", v: "08"'
+    profile.write_text(PROFILES.read_text().replace(selector, selector + extra, 1))
+    done = run(RELEASE, profile=profile)
+    assert done.returncode == 0, done.stderr.decode()
+    for line in (b'gpu: "y"', b'"n": "1e3"', b'v: "08"'):
+        assert line in done.stdout
+
+
+# --- Valid manifests pass through (item 3) ----------------------------------------------
+
+VALID = [
+    ("equals-value", b"a: =\n"),
+    ("merge-value", b"a: <<\n"),
+    ("impossible-dates", b"kind: A\nd: 0000-00-00\ne: 2024-02-30\n"),
+    ("hex-without-digits", b"kind: A\nx: 0x_\n"),
+    ("5000-digit-number", b"kind: A\nn: 1" + b"0" * 5000 + b"\n"),
+    ("sexagesimal-looking", b"kind: A\nt: 10:30\nu: 1:30.5\n"),
+]
+
+
+@pytest.mark.parametrize("profile", [None, PROFILES], ids=["no-profile", "profile"])
+@pytest.mark.parametrize("stdin", [c[1] for c in VALID], ids=[c[0] for c in VALID])
+def test_valid_manifests_slinky_pr_does_not_change_pass_through(
+    stdin: bytes, profile: Path | None
+) -> None:
+    done = run(stdin, profile=profile)
+    assert (done.returncode, done.stdout, done.stderr) == (0, stdin, b"")
+
+
+@pytest.mark.parametrize("extra", [c[1] for c in VALID], ids=[c[0] for c in VALID])
+def test_valid_manifests_pass_through_beside_a_patched_release(extra: bytes) -> None:
+    done = run(RELEASE + b"---\n" + extra, profile=PROFILES)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Gres=gpu:a100:8" in done.stdout and b"---\n" + extra in done.stdout
