@@ -109,6 +109,10 @@ def _report(message: str, log: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the post-renderer; the exit code is returned (0 on success)."""
+    if sys.stderr is None:
+        # Started with stderr closed (``2>&-``): print() and argparse would then write
+        # messages to stdout, which must carry nothing but the manifests.
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
     args = parser().parse_args(argv)
     log = logfile.resolve(args.log_file)
     max_bytes = args.max_input_bytes

@@ -7,6 +7,9 @@ The stream cases run the real ``python -m postrender`` as Helm does (``test_host
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,45 @@ def test_valid_manifests_pass_through_beside_a_patched_release(extra: bytes) -> 
     done = run(RELEASE + b"---\n" + extra, profile=PROFILES)
     assert done.returncode == 0, done.stderr.decode()
     assert b"Gres=gpu:a100:8" in done.stdout and b"---\n" + extra in done.stdout
+
+
+# --- Nothing but the manifest stream on stdout (item 6) -----------------------------------
+
+
+def _stderr_closed(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The real post-renderer started with file descriptor 2 closed (``2>&-``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "postrender", *args],
+        input=stdin,
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: os.close(2),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stdin", "args", "code"),
+    [
+        (b"kind: [\n", [], 3),
+        (RELEASE, ["--config", "/nonexistent/profiles.yaml"], 4),
+        (RELEASE, ["--max-input-bytes", "0"], 2),
+        (_in_gpu_nodeset(TOLERATIONS, b"      tolerations: x\n      volumes"),
+         ["-c", str(PROFILES)], 6),
+    ],
+    ids=["unreadable-stream", "missing-profile", "usage", "invalid-release"],
+)  # fmt: skip
+def test_errors_never_reach_stdout_with_stderr_closed(
+    stdin: bytes, args: list[str], code: int
+) -> None:
+    done = _stderr_closed(stdin, *args)
+    assert (done.returncode, done.stdout) == (code, b"")
+
+
+def test_verbose_changes_never_reach_stdout() -> None:
+    plain = run(RELEASE, profile=PROFILES)
+    verbose = run(RELEASE, "-v", profile=PROFILES)
+    closed = _stderr_closed(RELEASE, "-v", "--config", str(PROFILES))
+    assert plain.returncode == verbose.returncode == closed.returncode == 0
+    assert b"nodeSelector karpenter.sh/nodepool" in verbose.stderr  # the change list
+    assert verbose.stdout == closed.stdout == plain.stdout
