@@ -207,3 +207,45 @@ def test_verbose_changes_never_reach_stdout() -> None:
     assert plain.returncode == verbose.returncode == closed.returncode == 0
     assert b"nodeSelector karpenter.sh/nodepool" in verbose.stderr  # the change list
     assert verbose.stdout == closed.stdout == plain.stdout
+
+
+# --- Memory linear in partitions and NodeSets (item 5) ------------------------------------
+
+
+def _partitions(count: int, nodesets: str = "nodesets: [gpu], ") -> str:
+    rows = "".join(
+        f"      - {{name: p{i}, {nodesets.format(i=i)}options: {{MaxTime: 30}}}}\n"
+        for i in range(count)
+    )
+    return "clusters:\n  - name: slinky-cluster\n    partitions:\n" + rows
+
+
+def _own_nodesets(count: int) -> bytes:
+    """The example Controller and ``count`` small NodeSets, each in its own partition."""
+    controller = RELEASE.split(b"\n---\n")[0] + b"\n"
+    nodeset = (
+        "---\napiVersion: slinky.slurm.net/v1beta1\nkind: NodeSet\nmetadata:\n  name: w{i}\n"
+        "  annotations: {{slinky-pr/partition: p{i}}}\nspec:\n  controllerRef: {{name: x}}\n"
+        "  template:\n    spec:\n      hostname: n{i}-\n"
+    )
+    return controller + "".join(nodeset.format(i=i) for i in range(count)).encode()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "profile_text"),
+    [
+        # Before: every PartitionName line kept the whole extraConf so far (~0.5 GB here).
+        (RELEASE.replace(b"slinky-pr/partition", b"x-not-targeted"), _partitions(5000)),
+        (_own_nodesets(5000), _partitions(5000, nodesets="")),
+    ],
+    ids=["5000-partitions-one-nodeset", "5000-nodesets-own-partitions"],
+)
+def test_memory_is_linear_in_partitions(tmp_path: Path, stdin: bytes, profile_text: str) -> None:
+    from test_hostile import measured
+
+    profile = tmp_path / "profiles.yaml"
+    profile.write_text(profile_text)
+    done = measured(stdin, "--config", str(profile))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout_bytes > len(stdin)
+    assert done.max_rss_mib < 120
