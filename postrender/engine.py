@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from postrender.errors import EXIT_INVALID, EXIT_PLAN, Problem, SlinkyError
 from postrender.k8s import (
+    annotations_size_problems,
     labels_problems,
     nodeset_shape_problems,
     resources_problems,
@@ -84,6 +85,10 @@ def _pod_rules(release: Release) -> list[Problem]:
         for path, value, _ in checks:
             for sub, message in labels_problems(value or {}):
                 problems.append(Problem(message, document=target.doc.label, path=path + sub))
+        path = "spec.template.metadata.annotations"
+        annotations = lookup(target.obj, ["spec", "template", "metadata", "annotations"])
+        for _, message in annotations_size_problems(annotations or {}):
+            problems.append(Problem(message, document=target.doc.label, path=path))
         for i, toleration in enumerate(
             lookup(target.obj, ["spec", "template", "spec", "tolerations"]) or []
         ):

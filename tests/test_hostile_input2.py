@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_hostile import PROFILES, RELEASE, assert_refused, run
 
-from postrender.errors import EXIT_INVALID, EXIT_PLAN
+from postrender.errors import EXIT_INVALID, EXIT_PLAN, EXIT_PROFILE
 
 GPU_NODESET = RELEASE.index(b"name: slinky-slurm-worker-gpu")
 
@@ -249,3 +249,54 @@ def test_memory_is_linear_in_partitions(tmp_path: Path, stdin: bytes, profile_te
     assert done.returncode == 0, done.stderr
     assert done.stdout_bytes > len(stdin)
     assert done.max_rss_mib < 120
+
+
+# --- Output Kubernetes would reject (item 8) ----------------------------------------------
+
+
+def test_gres_configmap_name_over_253_characters_is_refused() -> None:
+    long = b"c" * 250  # a valid Controller name; "-gres-conf" makes it 260
+    stdin = RELEASE.replace(b"  name: slinky-slurm\n", b"  name: " + long + b"\n", 1)
+    stdin = stdin.replace(
+        b"controllerRef:\n    name: slinky-slurm", b"controllerRef:\n    name: " + long
+    )
+    done = run(stdin, profile=PROFILES)
+    assert_refused(done, EXIT_PLAN, "at metadata.name", "260 characters", "allows 253")
+
+
+def _profile_with(selector_extra: str, tmp_path: Path) -> Path:
+    selector = "nodeSelector: {karpenter.sh/nodepool: slurm-gpu-pool}"
+    path = tmp_path / "profiles.yaml"
+    path.write_text(PROFILES.read_text().replace(selector, selector + selector_extra, 1))
+    return path
+
+
+def test_pod_annotations_over_256_kib_are_refused(tmp_path: Path) -> None:
+    profile = _profile_with(
+        "\n        annotations: {example.com/big: " + "x" * 300_000 + "}", tmp_path
+    )
+    done = run(RELEASE, profile=profile)
+    assert_refused(
+        done, EXIT_INVALID, "at spec.template.metadata.annotations", "over Kubernetes' limit"
+    )
+
+
+@pytest.mark.parametrize("seconds", ["100000000000000000000000", "1.0e+23", "-9223372036854775809"])
+def test_toleration_seconds_beyond_int64_are_refused(tmp_path: Path, seconds: str) -> None:
+    old = "{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}"
+    new = (
+        f"{{key: nvidia.com/gpu, operator: Exists, effect: NoExecute, tolerationSeconds: {seconds}"
+    )
+    new += "}"
+    profile = tmp_path / "profiles.yaml"
+    profile.write_text(PROFILES.read_text().replace(old, new))
+    assert_refused(
+        run(RELEASE, profile=profile), EXIT_PROFILE, "tolerationSeconds", "9223372036854775"
+    )
+
+
+def test_chart_toleration_seconds_beyond_int64_are_refused() -> None:
+    toleration = b"      tolerations: [{key: a, operator: Exists, effect: NoExecute, "
+    toleration += b"tolerationSeconds: 1e23}]\n"
+    done = run(_in_gpu_nodeset(TOLERATIONS, toleration + b"      volumes"), profile=PROFILES)
+    assert_refused(done, EXIT_INVALID, "tolerations[0].tolerationSeconds", "64-bit integer")
