@@ -119,10 +119,10 @@ CASES: dict[str, tuple[Callable[[], bytes], list[str] | Callable[[Path], list[st
         partitions_profile(11_000, ""),
         "11,000 NodeSets, a partition each",
     ),
-    "cap-of-nodesets-own-partitions": (
-        lambda: own_nodesets(75_000),
-        partitions_profile(75_000, ""),
-        "75,000 NodeSets, a partition each",
+    "40k-nodesets-own-partitions": (
+        lambda: own_nodesets(40_000),
+        partitions_profile(40_000, ""),
+        "40,000 NodeSets, a partition each",
     ),
 }
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from postrender import __version__, logfile
-from postrender.errors import EXIT_INTERNAL, EXIT_USAGE, SlinkyError
+from postrender.errors import EXIT_INTERNAL, EXIT_USAGE, SlinkyError, printable
 from postrender.stream import DEFAULT_MAX_INPUT_BYTES
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
@@ -103,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
 def _report(message: str, log: str | None) -> None:
     """Error to stderr and, if configured, the log file."""
     if log is not None and logfile.append(log, message):
-        message += f"\n(also written to {log})"
+        message += f"\n(also written to {printable(log)})"
     print(message, file=sys.stderr)
 
 
@@ -142,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     if args.verbose:
         for change in result.changes:
-            print(f"{change.op} {change.path}: {change.reason}", file=sys.stderr)
+            print(printable(f"{change.op} {change.path}: {change.reason}"), file=sys.stderr)
         for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
+            print(f"note: {printable(note)}", file=sys.stderr)
     sys.stdout.buffer.write(output)
     sys.stdout.buffer.flush()
     return 0

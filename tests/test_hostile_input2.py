@@ -300,3 +300,46 @@ def test_chart_toleration_seconds_beyond_int64_are_refused() -> None:
     toleration += b"tolerationSeconds: 1e23}]\n"
     done = run(_in_gpu_nodeset(TOLERATIONS, toleration + b"      volumes"), profile=PROFILES)
     assert_refused(done, EXIT_INVALID, "tolerations[0].tolerationSeconds", "64-bit integer")
+
+
+# --- slinky verify, names in messages, the log file (item 9) -------------------------------
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["--pod=--server=https://x", "--namespace=--kubeconfig=/tmp/k", "--container=-it"],
+)
+def test_verify_refuses_names_kubectl_would_read_as_flags(tmp_path: Path, option: str) -> None:
+    from click.testing import CliRunner
+
+    from postrender.cli import slinky_main
+
+    ran = tmp_path / "kubectl-ran"
+    shim = tmp_path / "kubectl.py"
+    shim.write_text(f"open({str(ran)!r}, 'w').write('ran')\n")
+    args = ["verify", "-c", str(PROFILES), "--kubectl", f"{sys.executable} {shim}", option]
+    result = CliRunner().invoke(slinky_main, args)
+    assert result.exit_code == 2, result.output
+    assert "is not a Kubernetes name" in result.output
+    assert not ran.exists()
+
+
+def test_control_characters_in_names_are_escaped_in_stderr_and_the_log(tmp_path: Path) -> None:
+    forged = b'"evil\\e[2J\\rslinky-pr: all good\\n--- 2026-12-06T00:00:00 pid 1"'
+    stdin = _in_gpu_nodeset(TOLERATIONS, b"      tolerations: x\n      volumes")
+    stdin = stdin.replace(b"name: slinky-slurm-worker-gpu", b"name: " + forged, 1)
+    log = tmp_path / "pr.log"
+    done = run(stdin, "--log-file", str(log), profile=PROFILES)
+    assert done.returncode == EXIT_INVALID and done.stdout == b""
+    for text in (done.stderr.decode(), log.read_text()):
+        assert "\x1b" not in text and "\r" not in text
+        assert "\n--- 2026-12-06" not in text  # no forged log entry
+        assert "NodeSet/evil\\x1b[2J\\rslinky-pr: all good\\n--- 2026-12-06" in text
+
+
+def test_a_fifo_as_log_file_does_not_hang_the_error_path(tmp_path: Path) -> None:
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo)
+    done = run(b"kind: [\n", "--log-file", str(fifo))  # nobody reads the FIFO
+    assert_refused(done, 3, "invalid YAML")
+    assert "also written to" not in done.stderr.decode()
