@@ -1,4 +1,4 @@
-"""Read the plain block YAML that Helm renders, in Python, as PyYAML reads it.
+"""Read the plain block YAML that Helm renders, in Python, as the PyYAML path reads it.
 
 ``import yaml`` costs ~30 ms of every ``helm upgrade`` here (PyYAML compiles its reader and
 resolver patterns at import), more than reading a typical release. Rendered manifests
