@@ -57,7 +57,7 @@ LAZY_COMMANDS: dict[str, str] = {
 @click.group(
     cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.version_option(__version__, prog_name="slinky")
+@click.version_option(__version__, prog_name="slinky", message="%(prog)s (slinky-pr) %(version)s")
 def slinky_main() -> None:
     """slinky-pr tools: explain, lint, render, golden, export, verify."""
 

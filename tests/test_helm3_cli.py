@@ -182,19 +182,56 @@ def repository_copy(destination: Path) -> Path:
     return destination
 
 
-def test_plugin_install_builds_its_virtualenv_and_helm_slinky_runs(
+def git(repo: Path, *args: str | Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"git {args}: {done.stderr}"
+    return done.stdout
+
+
+def git_repository(destination: Path) -> Path:
+    """A committed git repository of the plugin's files, as a user's clone is."""
+    if shutil.which("git") is None:
+        missing("no git (Helm's VCS plugin installer runs it)", "the plugin install tests")
+    repository_copy(destination)
+    git(destination, "init", "-q", "-b", "main")
+    git(destination, "add", "-A")
+    git(destination, "commit", "-q", "-m", "copy")
+    return destination
+
+
+def sentinel_in(clone: Path) -> Path:
+    """A git-ignored file of the user's (bench output): what `git clean -x` deletes."""
+    sentinel = clone / "bench" / "out" / "results.json"
+    sentinel.parent.mkdir(parents=True)
+    sentinel.write_text("precious\n")
+    assert git(clone, "check-ignore", sentinel).strip()
+    return sentinel
+
+
+def test_plugin_from_a_git_url_keeps_user_files_through_install_update_uninstall(
     helm3: Path, tmp_path: Path
 ) -> None:
-    """Neither slinky nor helm on PATH: the install hook must build the plugin's own
-    virtualenv, and `helm slinky render` can only render through Helm's HELM_BIN."""
+    """The README's install: Helm clones the checkout into a plugin directory of its own,
+    where `helm plugin update` pulls and cleans; the user's clone is only read. Neither
+    slinky nor helm on PATH: the hook must build the plugin's own virtualenv, and
+    `helm slinky render` can only render through Helm's HELM_BIN."""
     helm = Helm(helm3, tmp_path / "home", slinky_on_path=False)
     helm.env["SLINKY_PYTHON"] = sys.executable  # the hook's interpreter for `python -m venv`
-    clone = repository_copy(tmp_path / "slinky-pr")
+    clone = git_repository(tmp_path / "slinky-pr")
+    sentinel = sentinel_in(clone)
 
-    installed = helm("plugin", "install", clone)
+    installed = helm("plugin", "install", f"file://{clone}")
     assert "Installed plugin: slinky" in installed.stdout
-    venv_bin = clone / ".venv" / "bin"
+    plugin_dir = helm.plugins / "slinky-pr"
+    assert plugin_dir.is_dir() and not plugin_dir.is_symlink()
+    venv_bin = plugin_dir / ".venv" / "bin"
     assert (venv_bin / "slinky").exists() and (venv_bin / "slinky-pr").exists()
+    assert not (clone / ".venv").exists()
     assert "slinky" in helm("plugin", "list").stdout
 
     # Helm gives the plugin HELM_NAMESPACE (from --namespace) and HELM_BIN (itself)
@@ -215,15 +252,76 @@ def test_plugin_install_builds_its_virtualenv_and_helm_slinky_runs(
     assert lint.returncode == 0, lint.stderr
     report = yaml.safe_load(lint.stdout)
     assert report["post_rendered"] and report["summary"]["error"] == 0
-    assert {f["source"] for f in report["findings"]} == {"slurm/templates/nodeset/nodeset-cr.yaml"}
+
+    # A new commit in the clone: the update pulls it into Helm's copy, whose `git clean`
+    # takes the virtualenv with it, and the update hook builds it again.
+    plugin_yaml = clone / "plugin.yaml"
+    plugin_yaml.write_text(plugin_yaml.read_text().replace("  Tools for", "  (updated) Tools for"))
+    git(clone, "commit", "-q", "-am", "a change")
+    (venv_bin.parent / "stale").write_text("")
+    updated = helm("plugin", "update", "slinky")
+    assert "Updated plugin: slinky" in updated.stdout
+    assert "(updated)" in helm("plugin", "list").stdout
+    assert not (venv_bin.parent / "stale").exists() and (venv_bin / "slinky").exists()
+    after = helm("--namespace", "slurm", "slinky", "render", CHART, "--config", PROFILES)
+    assert normalize(after.stdout, MASKS) == normalize(expected, MASKS)
+    assert sentinel.read_text() == "precious\n"
+
+    helm("plugin", "uninstall", "slinky")
+    assert not plugin_dir.exists()
+    assert sentinel.read_text() == "precious\n"
+    assert git(clone, "status", "--porcelain") == ""
 
 
-def test_install_hook_uses_slinky_already_on_path(helm: Helm, tmp_path: Path) -> None:
-    clone = repository_copy(tmp_path / "slinky-pr")
-    installed = helm("plugin", "install", clone)
-    assert f"using {VENV_BIN / 'slinky'}, already on PATH" in installed.stdout
-    assert not (clone / ".venv").exists()
-    assert helm("slinky", "--version").stdout.startswith("slinky, version ")
+def test_helm_update_of_a_linked_clone_deletes_ignored_files(helm: Helm, tmp_path: Path) -> None:
+    """Why a linked checkout is refused: Helm 3 links a local directory, and its update
+    runs `git pull` and `git clean -x -d -f -f` in it when the clone's directory is
+    named like its remote. The link is made by hand here, as the hook refuses it."""
+    upstream = git_repository(tmp_path / "upstream" / "slinky-pr")
+    clone = tmp_path / "slinky-pr"
+    subprocess.run(["git", "clone", "-q", f"file://{upstream}", clone], check=True)
+    sentinel = sentinel_in(clone)
+    helm.plugins.mkdir()
+    (helm.plugins / "slinky-pr").symlink_to(clone)
+    helm("plugin", "update", "slinky", check=False)
+    assert not sentinel.exists()
+
+
+def test_installing_a_git_checkout_by_path_is_refused(helm: Helm, tmp_path: Path) -> None:
+    clone = git_repository(tmp_path / "slinky-pr")
+    sentinel = sentinel_in(clone)
+    refused = helm("plugin", "install", clone, check=False)
+    assert refused.returncode != 0
+    assert f"helm plugin install file://{clone}" in refused.stderr
+    assert list(helm.plugins.iterdir()) == []  # the hook removed the link Helm made
+    assert "slinky" not in helm("plugin", "list").stdout
+    assert sentinel.read_text() == "precious\n"
+
+
+def test_install_hook_uses_slinky_pr_already_on_path(helm: Helm, tmp_path: Path) -> None:
+    clone = git_repository(tmp_path / "slinky-pr")
+    installed = helm("plugin", "install", f"file://{clone}")
+    assert f"using {VENV_BIN / 'slinky'} (slinky (slinky-pr) " in installed.stdout
+    assert not (helm.plugins / "slinky-pr" / ".venv").exists()
+    assert helm("slinky", "--version").stdout.startswith("slinky (slinky-pr) ")
+
+
+def test_install_hook_builds_a_virtualenv_beside_another_slinky_on_path(
+    helm: Helm, tmp_path: Path
+) -> None:
+    """PyPI's unrelated `slinky` (S3 links) installs a `slinky` command; so does an
+    incompatible slinky-pr. Neither is used: the hook builds the plugin's virtualenv."""
+    other = tmp_path / "other-bin"
+    other.mkdir()
+    (other / "slinky").write_text("#!/bin/sh\necho 'Usage: slinky [OPTIONS] FILE'\n")
+    (other / "slinky").chmod(0o755)
+    helm.env["PATH"] = f"{other}{os.pathsep}{helm.env['PATH']}"
+    helm.env["SLINKY_PYTHON"] = sys.executable
+    clone = git_repository(tmp_path / "slinky-pr")
+    installed = helm("plugin", "install", f"file://{clone}")
+    assert f"ignoring {other / 'slinky'} on PATH: not slinky-pr 0.1.x" in installed.stdout
+    assert (helm.plugins / "slinky-pr" / ".venv" / "bin" / "slinky").exists()
+    assert helm("slinky", "--version").stdout.startswith("slinky (slinky-pr) ")
 
 
 def test_helm4_plugin_is_refused_by_the_readme_command_and_breaks_helm3_otherwise(
@@ -246,3 +344,16 @@ def test_helm4_plugin_is_refused_by_the_readme_command_and_breaks_helm3_otherwis
     assert helm("plugin", "uninstall", "slinky-pr", check=False).returncode != 0
     (helm.plugins / "slinky-pr").unlink()  # the documented way out
     assert helm("slinky", "--version").returncode == 0
+
+
+def test_install_hook_ignores_slinky_pr_of_another_minor_version(
+    helm: Helm, tmp_path: Path
+) -> None:
+    clone = git_repository(tmp_path / "slinky-pr")
+    plugin_yaml = clone / "plugin.yaml"
+    plugin_yaml.write_text(plugin_yaml.read_text().replace("\nversion: 0.1.0", "\nversion: 0.2.0"))
+    git(clone, "commit", "-q", "-am", "0.2.0")
+    helm.env["SLINKY_PYTHON"] = str(tmp_path / "no-python")  # stop before building a venv
+    done = helm("plugin", "install", f"file://{clone}", check=False)
+    assert f"ignoring {VENV_BIN / 'slinky'} on PATH: not slinky-pr 0.2.x" in done.stdout
+    assert "no-python' not found" in done.stderr and done.returncode != 0
