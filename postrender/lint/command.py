@@ -23,6 +23,14 @@ from postrender.run import CONFIG_ENV
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 
+#: Git hooks (pre-commit) run with an empty stdin: passing on it would check nothing.
+NOTHING_TO_LINT = f"""nothing to lint: no profile, no cluster objects and an empty release
+  (stdin was empty or a terminal; git hooks, pre-commit's included, get no stdin).
+  Give a profile (--config FILE or ${CONFIG_ENV}) and a release: a rendered STREAM file, or
+  CHART / --chart CHART with -f values.yaml, which runs `helm template` ($HELM_BIN or helm on
+  PATH; without one, the helm-python-sdk package's engine).
+  pre-commit: args: [--config, profiles.yaml, --chart, ., -f, values.yaml]"""
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("stream_file", required=False, metavar="[STREAM|CHART|-]")
@@ -96,10 +104,13 @@ def lint(
             stream_file = stream_file or "-"
             with click.open_file(stream_file, "rb") as handle:
                 text = decode(handle.read())
+        profile_path = config or os.environ.get(CONFIG_ENV)
+        if not (profile_path or cluster_files or text.strip()):
+            raise click.UsageError(NOTHING_TO_LINT)
         result = run_lint(
             text,
             stream_file=stream_file,
-            profile_path=config or os.environ.get(CONFIG_ENV),
+            profile_path=profile_path,
             cluster=cluster,
             cluster_files=cluster_files,
             config=settings,
@@ -110,6 +121,8 @@ def lint(
     except OSError as exc:
         click.echo(f"slinky lint: {exc}", err=True)
         sys.exit(EXIT_CANNOT_RUN)
+    except click.UsageError:
+        raise
     except Exception:  # a bug: say so, and never claim the release is clean
         click.echo("slinky lint internal error:\n" + traceback.format_exc(), err=True)
         sys.exit(EXIT_CANNOT_RUN)
