@@ -151,28 +151,28 @@ def _render_options(func: Callable[P, R]) -> Callable[P, R]:
     return func
 
 
-@slinky_main.command()
-@click.argument("chart")
-@_render_options
+#: `helm template`'s own command line passes through: options slinky does not know are Helm's.
+HELM_ARGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+
+
+@slinky_main.command(context_settings=HELM_ARGS)
+@click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[NAME] CHART [FLAGS]")
 @click.option(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
 )
 @click.option("--cluster", metavar="NAME")
 @_guard
-def render(
-    chart: str,
-    values: tuple[str, ...],
-    set_values: tuple[str, ...],
-    release: str,
-    namespace: str | None,
-    config: str | None,
-    cluster: str | None,
-) -> None:
-    """Render CHART and post-render it, as `helm template --post-renderer slinky-pr` would."""
-    from postrender.engine import post_render
-    from postrender.render import render_chart
+def render(helm_args: tuple[str, ...], config: str | None, cluster: str | None) -> None:
+    """Render a chart and post-render it, as `helm template --post-renderer slinky-pr` would.
 
-    text = render_chart(chart, list(values), list(set_values), release, namespace)
+    Takes `helm template`'s arguments ([NAME] CHART, -f, --set, --set-string, --set-file,
+    --set-json, --version, --repo, --kube-version, --api-versions, --include-crds, ...) and
+    passes them to `$HELM_BIN template` (or `helm` on PATH) unchanged.
+    """
+    from postrender.engine import post_render
+    from postrender.render import render_template
+
+    text = render_template(helm_args)
     result = post_render(text, load_profile_option(config, cluster))
     sys.stdout.write(result.output)
 

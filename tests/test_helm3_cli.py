@@ -10,10 +10,15 @@ Helm 3 binary is found, and fail instead under CI.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ import yaml
 from needs import missing
 
 from postrender.golden import normalize
+from postrender.render import VALUE_FLAGS
 from postrender.stream import FILENAME_ANNOTATION, read_stream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +241,9 @@ def test_plugin_from_a_git_url_keeps_user_files_through_install_update_uninstall
     assert "slinky" in helm("plugin", "list").stdout
 
     # Helm gives the plugin HELM_NAMESPACE (from --namespace) and HELM_BIN (itself)
-    rendered = helm("--namespace", "slurm", "slinky", "render", CHART, "--config", PROFILES)
+    rendered = helm(
+        "--namespace", "slurm", "slinky", "render", "slinky", CHART, "--config", PROFILES
+    )
     docs = by_name(rendered.stdout)
     assert {d["metadata"].get("namespace") for d in docs.values()} == {"slurm"}
     assert "Gres=gpu:a100:8" in docs["NodeSet/slinky-slurm-worker-gpu"]["spec"]["extraConf"]
@@ -263,7 +271,7 @@ def test_plugin_from_a_git_url_keeps_user_files_through_install_update_uninstall
     assert "Updated plugin: slinky" in updated.stdout
     assert "(updated)" in helm("plugin", "list").stdout
     assert not (venv_bin.parent / "stale").exists() and (venv_bin / "slinky").exists()
-    after = helm("--namespace", "slurm", "slinky", "render", CHART, "--config", PROFILES)
+    after = helm("--namespace", "slurm", "slinky", "render", "slinky", CHART, "--config", PROFILES)
     assert normalize(after.stdout, MASKS) == normalize(expected, MASKS)
     assert sentinel.read_text() == "precious\n"
 
@@ -357,3 +365,139 @@ def test_install_hook_ignores_slinky_pr_of_another_minor_version(
     done = helm("plugin", "install", f"file://{clone}", check=False)
     assert f"ignoring {VENV_BIN / 'slinky'} on PATH: not slinky-pr 0.2.x" in done.stdout
     assert "no-python' not found" in done.stderr and done.returncode != 0
+
+
+# --- `helm slinky render|lint` take `helm template`'s arguments --------------------------
+
+
+@pytest.fixture(scope="module")
+def helm_with_plugin(helm3: Path, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """A Helm 3 home with `helm slinky` installed (using slinky-pr on PATH: no venv)."""
+    home = tmp_path_factory.mktemp("helm-plugin")
+    helm = Helm(helm3, home, slinky_on_path=True)
+    helm("plugin", "install", f"file://{git_repository(home / 'slinky-pr')}")
+    return helm
+
+
+CAPABILITIES = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: capabilities}
+data:
+  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
+  exampleApi: {{ .Capabilities.APIVersions.Has "example.com/v1" | quote }}
+"""
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object}}
+"""
+
+
+@pytest.fixture(scope="module")
+def capabilities_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture chart plus a CRD and a template showing Helm's Capabilities."""
+    chart = tmp_path_factory.mktemp("charts") / "slurm"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "capabilities.yaml").write_text(CAPABILITIES)
+    (chart / "crds").mkdir()
+    (chart / "crds" / "widget.yaml").write_text(CRD)
+    return chart
+
+
+def test_helm_slinky_render_and_lint_pass_helm_template_flags_unchanged(
+    helm_with_plugin: Helm, capabilities_chart: Path, tmp_path: Path
+) -> None:
+    helm = helm_with_plugin
+    override = tmp_path / "override.yaml"
+    override.write_text("nodesets: {cpu: {replicas: 4}}\n")
+    conf = tmp_path / "extra.conf"
+    conf.write_text("SchedulerParameters=bf_continue")
+    args = [
+        "slinky", capabilities_chart, "-n", "slurm",
+        "-f", CHART / "values.yaml", "-f", override,
+        "--set-string", "imagePullPolicy=Always", "--set-json", "nodesets.gpu.replicas=3",
+        "--set-file", f"controller.extraConf={conf}",
+        "--kube-version", "1.31.2", "--api-versions", "example.com/v1", "--include-crds",
+    ]  # fmt: skip
+    ours = helm("slinky", "render", *args, "--config", PROFILES).stdout
+    theirs = helm(
+        "template", *args,
+        "--post-renderer", "slinky-pr", "--post-renderer-args", f"--config={PROFILES}",
+    ).stdout  # fmt: skip
+    assert normalize(ours, MASKS) == normalize(theirs, MASKS)
+    docs = by_name(ours)
+    assert "CustomResourceDefinition/widgets.example.com" in docs
+    assert docs["ConfigMap/capabilities"]["data"] == {
+        "kubeVersion": "v1.31.2",
+        "exampleApi": "true",
+    }
+    gpu, cpu = docs["NodeSet/slinky-slurm-worker-gpu"], docs["NodeSet/slinky-slurm-worker-cpu"]
+    assert (gpu["spec"]["replicas"], cpu["spec"]["replicas"]) == (3, 4)
+    assert gpu["spec"]["slurmd"]["imagePullPolicy"] == "Always"
+    assert "Gres=gpu:a100:8" in gpu["spec"]["extraConf"]
+    assert "SchedulerParameters=bf_continue" in docs["Controller/slinky-slurm"]["spec"]["extraConf"]
+
+    lint = helm("slinky", "lint", *args, "--config", PROFILES, "--format", "json", check=False)
+    assert lint.returncode == 0, lint.stderr
+    assert json.loads(lint.stdout)["post_rendered"]
+
+
+def test_helm_slinky_render_takes_a_chart_from_a_repository_by_version(
+    helm_with_plugin: Helm, tmp_path: Path
+) -> None:
+    """--repo URL --version V, from a chart repository served on loopback."""
+    helm = helm_with_plugin
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    helm("package", CHART, "--destination", repo)
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=repo)
+    )
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    helm("repo", "index", repo, "--url", url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        args = ["slinky", "slurm", "--repo", url, "--version", "0.1.0", "-n", "slurm"]
+        ours = helm("slinky", "render", *args, "--config", PROFILES).stdout
+        local = helm("slinky", "render", "slinky", CHART, "-n", "slurm", "--config", PROFILES)
+        missing_version = helm("slinky", "render", *args[:-3], "9.9.9", check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert normalize(ours, MASKS) == normalize(local.stdout, MASKS)
+    assert missing_version.returncode != 0 and missing_version.stdout == ""
+    assert "9.9.9" in missing_version.stderr
+
+
+def template_flags(help_text: str) -> tuple[set[str], set[str]]:
+    """(flags taking a value, switches) from `helm template --help`: a value flag shows its
+    type after the name; `type[="default"]` means the value is optional (a switch)."""
+    values: set[str] = set()
+    switches: set[str] = set()
+    for line in help_text.splitlines():
+        match = re.match(r"\s+(?:(-\w), )?(--[\w-]+)(?: (\S+))?", line)
+        if match:
+            short, long, kind = match.groups()
+            names = {n for n in (short, long) if n}
+            (values if kind and "[=" not in kind else switches).update(names)
+    return values, switches
+
+
+def test_value_flags_are_those_of_the_real_helm_template(helm: Helm) -> None:
+    """render.VALUE_FLAGS decides which word after a flag is its value, not NAME or CHART."""
+    values, switches = template_flags(helm("template", "--help").stdout)
+    assert len(values) > 30 and "--include-crds" in switches
+    assert values <= VALUE_FLAGS
+    assert not switches & VALUE_FLAGS

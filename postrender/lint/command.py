@@ -12,7 +12,7 @@ import traceback
 
 import click
 
-from postrender.cli import _render_options
+from postrender.cli import HELM_ARGS
 from postrender.errors import SlinkyError
 from postrender.lint import RULES, load_config
 from postrender.lint import report as report_mod
@@ -32,8 +32,8 @@ NOTHING_TO_LINT = f"""nothing to lint: no profile, no cluster objects and an emp
   pre-commit: args: [--config, profiles.yaml, --chart, ., -f, values.yaml]"""
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("stream_file", required=False, metavar="[STREAM|CHART|-]")
+@click.command(context_settings=HELM_ARGS)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[STREAM|-|[NAME] CHART]")
 @click.option(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
 )
@@ -46,7 +46,6 @@ NOTHING_TO_LINT = f"""nothing to lint: no profile, no cluster objects and an emp
     help="NodePools, EC2NodeClasses, eksctl ClusterConfig, EFA device plugin DaemonSet.",
 )
 @click.option("--chart", metavar="CHART", help="Render CHART instead of reading a stream.")
-@_render_options
 @click.option("--lint-config", metavar="FILE", help="Suppressions and severity overrides.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
@@ -59,15 +58,11 @@ NOTHING_TO_LINT = f"""nothing to lint: no profile, no cluster objects and an emp
 @click.option("--color/--no-color", default=None, help="Colour text output (default: on a tty).")
 @click.option("--list-rules", is_flag=True, help="List the rules and exit.")
 def lint(
-    stream_file: str | None,
+    args: tuple[str, ...],
     config: str | None,
     cluster: str | None,
     cluster_files: tuple[str, ...],
     chart: str | None,
-    values: tuple[str, ...],
-    set_values: tuple[str, ...],
-    release: str,
-    namespace: str | None,
     lint_config: str | None,
     fmt: str,
     fail_on: str,
@@ -77,25 +72,22 @@ def lint(
     """Check profiles, the rendered release and node pools for what breaks GPU partitions.
 
     STREAM is a rendered release (`helm template` output; `-` or nothing: stdin, unless it
-    is a terminal). CHART (a chart directory, .tgz or oci:// reference, or --chart CHART
-    for any other reference) is rendered first, with -f values and --set k=v. The release is
-    post-rendered with the profile first, as Helm would deploy it. `slinky explain RULE-ID`
-    documents each rule.
+    is a terminal). A CHART (a chart directory, .tgz or oci:// reference, anything with
+    NAME before it or --repo, or --chart CHART) is rendered first with `helm template`'s
+    own arguments and flags, passed to it unchanged (-f, --set, --set-string, --version,
+    --kube-version, ...). The release is post-rendered with the profile first, as Helm
+    would deploy it. `slinky explain RULE-ID` documents each rule.
     """
     if list_rules:
         click.echo(report_mod.list_rules(RULES), nl=False)
         return
-    from postrender.render import is_chart, render_chart
+    from postrender.render import render_template
 
-    if stream_file and is_chart(stream_file):
-        if chart:
-            raise click.UsageError(f"two charts: {stream_file} and --chart {chart}")
-        chart, stream_file = stream_file, None
     try:
+        helm_args, stream_file = _release_source(args, chart)
         settings = load_config(lint_config, list(RULES)) if lint_config else None
-        if chart:
-            text = render_chart(chart, list(values), list(set_values), release, namespace)
-            stream_file = None
+        if helm_args is not None:
+            text = render_template(helm_args)
         elif stream_file is None and sys.stdin.isatty():
             text = ""  # nothing piped in: lint the profile and the cluster objects alone
         else:
@@ -133,3 +125,27 @@ def lint(
     if result.errors:
         sys.exit(EXIT_CANNOT_RUN)
     sys.exit(EXIT_FINDINGS if result.fails(fail_on) else EXIT_CLEAN)
+
+
+def _release_source(
+    args: tuple[str, ...], chart: str | None
+) -> tuple[list[str] | None, str | None]:
+    """`helm template` arguments when the release is rendered from a chart, else the
+    stream file to read (None: stdin)."""
+    from postrender.render import is_chart, split_template_args
+
+    positionals, flags = split_template_args(args)
+    flag_names = {flag for flag, _ in flags}
+    if chart:
+        if len(positionals) > 1 or (positionals and is_chart(positionals[0])):
+            raise click.UsageError(f"two charts: {' '.join(positionals)} and --chart {chart}")
+        return [*args, chart], None
+    if len(positionals) == 2 or (
+        len(positionals) == 1 and (is_chart(positionals[0]) or "--repo" in flag_names)
+    ):
+        return list(args), None
+    if len(positionals) > 2:
+        raise click.UsageError(f"expected [NAME] CHART or one STREAM, got {' '.join(positionals)}")
+    if flags:
+        raise click.UsageError(f"{', '.join(sorted(flag_names))}: helm template flags need a CHART")
+    return None, positionals[0] if positionals else None
