@@ -62,6 +62,35 @@ def slinky_main() -> None:
     """slinky-pr tools: explain, lint, render, golden, export, verify."""
 
 
+COLOR_MODES = ("always", "auto", "never")
+
+
+def colour_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--color[=WHEN]`` (Helm 4's flag: always, auto, never) and ``--no-color``."""
+    func = click.option("--no-color", "no_color", is_flag=True, help="Same as --color=never.")(func)
+    return click.option(
+        "--color",
+        "color",
+        type=click.Choice(COLOR_MODES),
+        is_flag=False,
+        flag_value="always",
+        default=None,
+        help="Colour: always, auto or never (default: $HELM_COLOR, else auto: on a terminal "
+        "unless NO_COLOR is set or TERM=dumb).",
+    )(func)
+
+
+def use_colour(color: str | None, no_color: bool = False) -> bool:
+    """Whether to colour stdout: the flag, else $HELM_COLOR, else a terminal that is not
+    TERM=dumb, without NO_COLOR (no-color.org)."""
+    mode = "never" if no_color else color or os.environ.get("HELM_COLOR", "").lower()
+    if mode in ("always", "never"):
+        return mode == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
+
+
 def _run_engine(config: str | None, cluster: str | None, stream_file: str) -> Result:
     from postrender.engine import post_render
     from postrender.stream import decode
@@ -92,11 +121,16 @@ def _guard(func: Callable[P, R]) -> Callable[P, R]:
 )
 @click.option("--cluster", metavar="NAME")
 @click.option("--format", "fmt", type=click.Choice(["table", "diff", "both"]), default="both")
-@click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
+@colour_options
 @click.argument("stream_file", default="-", metavar="[STREAM|RULE-ID]")
 @_guard
 def explain(
-    config: str | None, cluster: str | None, fmt: str, color: bool | None, stream_file: str
+    config: str | None,
+    cluster: str | None,
+    fmt: str,
+    color: str | None,
+    no_color: bool,
+    stream_file: str,
 ) -> None:
     """Show each change slinky-pr makes to a rendered release, and why.
 
@@ -105,20 +139,21 @@ def explain(
     """
     from postrender import explain as explain_mod
 
+    colour = use_colour(color, no_color)
     if stream_file.upper().startswith("SPR-") and not os.path.exists(stream_file):
         from postrender.lint import rule_doc
+        from postrender.lint.report import rule_terminal
 
         doc = rule_doc(stream_file)
         if doc is None:
             raise click.BadParameter(f"no lint rule {stream_file} (see slinky lint --list-rules)")
-        click.echo(doc)
+        click.echo(rule_terminal(doc, colour), color=colour)
         return
     result = _run_engine(config, cluster, stream_file)
-    colour = sys.stdout.isatty() if color is None else color
     if fmt in ("table", "both"):
         click.echo(explain_mod.table(result), nl=False)
     if fmt in ("diff", "both"):
-        click.echo(explain_mod.diff(result, colour), nl=False)
+        click.echo(explain_mod.diff(result, colour), nl=False, color=colour)
 
 
 @slinky_main.command()
@@ -126,15 +161,18 @@ def explain(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
 )
 @click.option("--cluster", metavar="NAME")
-@click.option("--color/--no-color", default=None)
+@colour_options
 @click.argument("stream_file", default="-", metavar="[STREAM]")
 @_guard
-def diff(config: str | None, cluster: str | None, color: bool | None, stream_file: str) -> None:
+def diff(
+    config: str | None, cluster: str | None, color: str | None, no_color: bool, stream_file: str
+) -> None:
     """Unified diff of the documents slinky-pr changes (exit 0 even when there are changes)."""
     from postrender import explain as explain_mod
 
     result = _run_engine(config, cluster, stream_file)
-    click.echo(explain_mod.diff(result, sys.stdout.isatty() if color is None else color), nl=False)
+    colour = use_colour(color, no_color)
+    click.echo(explain_mod.diff(result, colour), nl=False, color=colour)
 
 
 def _render_options(func: Callable[P, R]) -> Callable[P, R]:
@@ -184,20 +222,20 @@ def golden() -> None:
 
 @golden.command("check")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--color/--no-color", default=None)
-def golden_check(directory: str, color: bool | None) -> None:
+@colour_options
+def golden_check(directory: str, color: str | None, no_color: bool) -> None:
     """Compare every case under DIRECTORY with its expectation; exit 1 on any difference."""
     from postrender import golden as golden_mod
 
     cases = golden_mod.find_cases(Path(directory))
-    colour = sys.stdout.isatty() if color is None else color
+    colour = use_colour(color, no_color)
     failed = 0
     for case in cases:
         verdict = golden_mod.check(case, colour)
         click.echo(f"{'ok  ' if verdict.ok else 'FAIL'} {case.directory}")
         if not verdict.ok:
             failed += 1
-            click.echo(verdict.diff)
+            click.echo(verdict.diff, color=colour)
     click.echo(f"{len(cases) - failed} passed, {failed} failed")
     sys.exit(1 if failed or not cases else 0)
 

@@ -12,11 +12,12 @@ import traceback
 
 import click
 
-from postrender.cli import HELM_ARGS
+from postrender.cli import HELM_ARGS, colour_options, use_colour
 from postrender.errors import SlinkyError
 from postrender.lint import RULES, load_config
 from postrender.lint import report as report_mod
 from postrender.lint.finding import SEVERITIES
+from postrender.lint.locate import chart_name, in_chart
 from postrender.lint.report import FORMATS
 from postrender.lint.runner import lint as run_lint
 from postrender.run import CONFIG_ENV
@@ -55,7 +56,7 @@ NOTHING_TO_LINT = f"""nothing to lint: no profile, no cluster objects and an emp
     show_default=True,
     help="Exit 1 on findings this severe or more.",
 )
-@click.option("--color/--no-color", default=None, help="Colour text output (default: on a tty).")
+@colour_options
 @click.option("--list-rules", is_flag=True, help="List the rules and exit.")
 def lint(
     args: tuple[str, ...],
@@ -66,7 +67,8 @@ def lint(
     lint_config: str | None,
     fmt: str,
     fail_on: str,
-    color: bool | None,
+    color: str | None,
+    no_color: bool,
     list_rules: bool,
 ) -> None:
     """Check profiles, the rendered release and node pools for what breaks GPU partitions.
@@ -83,8 +85,9 @@ def lint(
         return
     from postrender.render import render_template
 
+    helm_args, stream_file = _release_source(args, chart)
+    failure = None
     try:
-        helm_args, stream_file = _release_source(args, chart)
         settings = load_config(lint_config, list(RULES)) if lint_config else None
         if helm_args is not None:
             text = render_template(helm_args)
@@ -98,28 +101,29 @@ def lint(
                 text = decode(handle.read())
         profile_path = config or os.environ.get(CONFIG_ENV)
         if not (profile_path or cluster_files or text.strip()):
-            raise click.UsageError(NOTHING_TO_LINT)
-        result = run_lint(
-            text,
-            stream_file=stream_file,
-            profile_path=profile_path,
-            cluster=cluster,
-            cluster_files=cluster_files,
-            config=settings,
-        )
+            failure = f"slinky lint: {NOTHING_TO_LINT}"
+        else:
+            result = run_lint(
+                text,
+                stream_file=stream_file,
+                profile_path=profile_path,
+                cluster=cluster,
+                cluster_files=cluster_files,
+                config=settings,
+            )
     except SlinkyError as exc:
-        click.echo(exc.format(), err=True)
-        sys.exit(EXIT_CANNOT_RUN)
+        failure = exc.format()
     except OSError as exc:
-        click.echo(f"slinky lint: {exc}", err=True)
-        sys.exit(EXIT_CANNOT_RUN)
-    except click.UsageError:
-        raise
+        failure = f"slinky lint: {exc}"
     except Exception:  # a bug: say so, and never claim the release is clean
-        click.echo("slinky lint internal error:\n" + traceback.format_exc(), err=True)
+        failure = "slinky lint internal error:\n" + traceback.format_exc()
+    if failure is not None:
+        click.echo(report_mod.cannot_run(failure, fmt, RULES), nl=False)
+        click.echo(failure, err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    colour = sys.stdout.isatty() if color is None else color
-    click.echo(report_mod.render(result, fmt, RULES, colour), nl=False, color=colour)
+    result.findings = in_chart(result.findings, _local_charts(helm_args))
+    colour = use_colour(color, no_color)
+    click.echo(report_mod.render(result, fmt, RULES, colour, fail_on), nl=False, color=colour)
     for error in result.errors:
         click.echo(f"slinky lint: {error}", err=True)
     if result.errors:
@@ -149,3 +153,13 @@ def _release_source(
     if flags:
         raise click.UsageError(f"{', '.join(sorted(flag_names))}: helm template flags need a CHART")
     return None, positionals[0] if positionals else None
+
+
+def _local_charts(helm_args: list[str] | None) -> dict[str, str]:
+    """The chart directory rendered, by chart name, so findings can point into it."""
+    from postrender.render import split_template_args
+
+    positionals = split_template_args(helm_args)[0] if helm_args else []
+    chart = positionals[-1] if positionals else None
+    name = chart_name(chart) if chart and os.path.isdir(chart) else None
+    return {name: chart} if name and chart else {}
