@@ -54,41 +54,54 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
-@click.group(
-    cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
-)
-@click.version_option(__version__, prog_name="slinky", message="%(prog)s (slinky-pr) %(version)s")
-def slinky_main() -> None:
-    """slinky-pr tools: explain, lint, render, golden, export, verify."""
-
-
 COLOR_MODES = ("always", "auto", "never")
+COLOR_META = "slinky.color"  # the group's --color, for the subcommand that colours
 
 
 def colour_options(func: Callable[P, R]) -> Callable[P, R]:
     """``--color[=WHEN]`` (Helm 4's flag: always, auto, never) and ``--no-color``."""
     func = click.option("--no-color", "no_color", is_flag=True, help="Same as --color=never.")(func)
+    return _color_flag("--color", "--colour", metavar="[WHEN]")(func)
+
+
+def use_colour(color: str | None, no_color: bool = False) -> bool:
+    """Whether to colour stdout, as Helm 4 decides: the flag (here or before the command),
+    else never with NO_COLOR (no-color.org), else $HELM_COLOR, else auto: a terminal that
+    is not TERM=dumb."""
+    ctx = click.get_current_context(silent=True)
+    mode = "never" if no_color else color or (ctx.meta.get(COLOR_META) if ctx else None)
+    if not mode:
+        helm_color = os.environ.get("HELM_COLOR", "").lower()
+        mode = "never" if os.environ.get("NO_COLOR") else helm_color
+    if mode in ("always", "never"):
+        return mode == "always"
+    return os.environ.get("TERM") != "dumb" and sys.stdout.isatty()
+
+
+def _color_flag(*names: str, **kwargs: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return click.option(
-        "--color",
+        *names,
         "color",
         type=click.Choice(COLOR_MODES),
         is_flag=False,
         flag_value="always",
         default=None,
-        help="Colour: always, auto or never (default: $HELM_COLOR, else auto: on a terminal "
-        "unless NO_COLOR is set or TERM=dumb).",
-    )(func)
+        help="Colour: always, auto or never (default: auto, on a terminal unless NO_COLOR "
+        "is set or TERM=dumb; $HELM_COLOR).",
+        **kwargs,
+    )
 
 
-def use_colour(color: str | None, no_color: bool = False) -> bool:
-    """Whether to colour stdout: the flag, else $HELM_COLOR, else a terminal that is not
-    TERM=dumb, without NO_COLOR (no-color.org)."""
-    mode = "never" if no_color else color or os.environ.get("HELM_COLOR", "").lower()
-    if mode in ("always", "never"):
-        return mode == "always"
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    return sys.stdout.isatty()
+@click.group(
+    cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="slinky", message="%(prog)s (slinky-pr) %(version)s")
+# Helm 4 hands its global `helm --color WHEN slinky ...` to the plugin before the command.
+@_color_flag("--color", "--colour", metavar="WHEN")
+@click.pass_context
+def slinky_main(ctx: click.Context, color: str | None) -> None:
+    """slinky-pr tools: explain, lint, render, golden, export, verify."""
+    ctx.meta[COLOR_META] = color
 
 
 def _run_engine(config: str | None, cluster: str | None, stream_file: str) -> Result:

@@ -173,22 +173,28 @@ def on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
     return b"".join(chunks).decode()
 
 
+LINT = ["lint", RELEASE, "--config", PROFILES]
+
+
 @pytest.mark.parametrize(
-    ("env", "flags", "coloured"),
+    ("env", "args", "coloured"),
     [
-        ({"TERM": "xterm"}, [], True),
-        ({"TERM": "xterm", "NO_COLOR": "1"}, [], False),
-        ({"TERM": "dumb"}, [], False),
-        ({"TERM": "xterm", "HELM_COLOR": "never"}, [], False),
-        ({"TERM": "xterm", "NO_COLOR": "1"}, ["--color=always"], True),
-        ({"TERM": "xterm"}, ["--color", "never"], False),
-        ({"TERM": "xterm"}, ["--no-color"], False),
+        ({"TERM": "xterm"}, LINT, True),
+        ({"TERM": "xterm", "NO_COLOR": "1"}, LINT, False),
+        ({"TERM": "xterm", "NO_COLOR": "1", "HELM_COLOR": "always"}, LINT, False),  # as Helm 4
+        ({"TERM": "dumb"}, LINT, False),
+        ({"TERM": "xterm", "HELM_COLOR": "never"}, LINT, False),
+        ({"TERM": "xterm", "NO_COLOR": "1"}, [*LINT, "--color=always"], True),
+        ({"TERM": "xterm"}, [*LINT, "--color", "never"], False),
+        ({"TERM": "xterm"}, [*LINT, "--no-color"], False),
+        ({"TERM": "xterm"}, ["--color", "never", *LINT], False),  # `helm --color never slinky`
+        ({"TERM": "dumb"}, ["--colour=always", *LINT], True),
     ],
 )
-def test_colour_follows_flags_helm_color_no_color_and_term(
-    env: dict[str, str], flags: list[str], coloured: bool
+def test_colour_follows_flags_no_color_helm_color_and_term(
+    env: dict[str, str], args: list[str | Path], coloured: bool
 ) -> None:
-    out = on_a_terminal("lint", RELEASE, "--config", PROFILES, *flags, env=env)
+    out = on_a_terminal(*args, env=env)
     assert "no findings" in out or "info" in out
     assert ("\x1b[" in out) is coloured
 

@@ -175,3 +175,19 @@ def test_helm4_links_a_local_directory_under_the_data_home_not_helm_plugins(
     assert (helm.plugins / "slinky-pr").is_symlink()
     assert not (tmp_path / "helm4-plugins").exists()
     assert "slinky-pr" not in helm("plugin", "list").stdout
+
+
+def test_helm4_color_flag_reaches_helm_slinky_lint(helm4_binary: Path, tmp_path: Path) -> None:
+    """Helm 4 hands `--color` to the plugin, after the command or (its global flag) before."""
+    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    clone, _ = clone_with_sentinel(tmp_path / "slinky-pr")
+    helm("plugin", "install", "--verify=false", f"file://{clone}")
+    lint = ("lint", "slinky", CHART, "--config", PROFILES)
+    for args, coloured in (
+        (("slinky", *lint, "--color=always"), True),
+        (("--color", "always", "slinky", *lint), True),
+        (("slinky", *lint, "--color", "never"), False),
+        (("--color=never", "slinky", *lint), False),
+    ):
+        done = helm(*args)
+        assert "info" in done.stdout and ("\x1b[" in done.stdout) is coloured, args
