@@ -11,12 +11,14 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from postrender.lint import RULES
+from postrender.lint import RULES, Finding
+from postrender.lint.locate import key_lines
 from postrender.lint.report import rule_markdown, rule_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,3 +205,21 @@ def test_colour_when_helm_color_says_always_even_off_a_terminal() -> None:
     done = slinky("lint", RELEASE, "--config", PROFILES, env={"HELM_COLOR": "always"})
     assert "\x1b[" in done.stdout
     assert "\x1b[" not in slinky("lint", RELEASE, "--config", PROFILES).stdout
+
+
+def test_key_line_is_found_by_object_identity_when_lines_moved(tmp_path: Path) -> None:
+    """Post-rendering re-serializes changed documents, so an object's line in the stream
+    lint read can differ from its line in the file; its identity still finds it."""
+    stream = tmp_path / "release.yaml"
+    stream.write_text(
+        "kind: ConfigMap\nmetadata: {name: a}\ndata: {x: '1'}\n---\n"
+        "kind: NodeSet\nmetadata:\n  name: gpu\nspec:\n  replicas: 2\n  template:\n"
+        "    spec:\n      tolerations: []\n"
+    )
+    moved = Finding(
+        "m", "NodeSet/gpu", path="spec.template.spec.tolerations", file=str(stream), line=2
+    )
+    (located,) = key_lines([moved])
+    assert stream.read_text().splitlines()[located.line - 1] == "      tolerations: []"
+    quoted = replace(moved, path='spec["template"].spec.tolerations[0]', line=6)
+    assert key_lines([quoted])[0].line == located.line

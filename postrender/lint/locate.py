@@ -72,8 +72,22 @@ def _documents(path: str) -> tuple[yaml.Node, ...]:
         return ()
 
 
-def _document_at(docs: Iterable[yaml.Node], line: int) -> yaml.Node | None:
-    """The document whose content spans ``line`` (1-based)."""
+def _scalar(node: yaml.Node, *keys: str) -> str | None:
+    for key in keys:
+        step = _step(node, key)
+        if step is None:
+            return None
+        node = step[1]
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else None
+
+
+def _document(docs: tuple[yaml.Node, ...], ref: str, line: int) -> yaml.Node | None:
+    """The document of object ``ref`` (``Kind/name``), else the one spanning ``line``:
+    post-rendering may have moved the objects of a stream file from their lines."""
+    kind, _, name = ref.partition("/")
+    for doc in docs:
+        if _scalar(doc, "kind") == kind and _scalar(doc, "metadata", "name") == name:
+            return doc
     for doc in docs:
         if doc.start_mark.line + 1 <= line <= doc.end_mark.line + 1:
             return doc
@@ -85,7 +99,7 @@ def key_lines(findings: Iterable[Finding]) -> list[Finding]:
     located = []
     for f in findings:
         if f.file and f.file != "-" and f.line and f.path:
-            doc = _document_at(_documents(f.file), f.line)
+            doc = _document(_documents(f.file), f.object, f.line)
             if doc is not None:
                 f = replace(f, line=line_in_node(doc, f.path))
         located.append(f)
