@@ -42,6 +42,16 @@ if [ -z "$venv" ]; then
   venv="$src/.venv"
 fi
 
+# A contributor's editable install (pip install -e, `make demo`) must not be replaced by a
+# copy of the source that then goes stale (PEP 610 records it in direct_url.json).
+for record in "$venv"/lib/python*/site-packages/slinky_pr-*.dist-info/direct_url.json; do
+  if [ -f "$record" ] && grep -q '"editable": *true' "$record"; then
+    echo "slinky: $venv holds an editable install of slinky-pr; not replacing it." >&2
+    echo "  Give another directory: sh plugin/install.sh DIR" >&2
+    exit 1
+  fi
+done
+
 python=${SLINKY_PYTHON:-python3}
 if ! command -v "$python" >/dev/null 2>&1; then
   echo "slinky: '$python' not found: install Python >= 3.10 or set SLINKY_PYTHON" >&2

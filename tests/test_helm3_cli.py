@@ -501,3 +501,21 @@ def test_value_flags_are_those_of_the_real_helm_template(helm: Helm) -> None:
     assert len(values) > 30 and "--include-crds" in switches
     assert values <= VALUE_FLAGS
     assert not switches & VALUE_FLAGS
+
+
+def test_install_script_keeps_a_contributors_editable_venv(tmp_path: Path) -> None:
+    """`make demo` installs the checkout editable into .venv; the plugin's install script
+    must not turn that into a stale copy."""
+    records = list((VENV_BIN.parent / "lib").glob("python*/site-packages/slinky_pr-*.dist-info"))
+    record = records[0] / "direct_url.json" if records else None
+    if record is None or '"editable": true' not in record.read_text():
+        pytest.skip("the test environment's slinky-pr is not an editable install")
+    venv = tmp_path / ".venv"  # that venv's pip record, as pip wrote it
+    copy = venv / record.relative_to(VENV_BIN.parent)
+    copy.parent.mkdir(parents=True)
+    shutil.copy(record, copy)
+    done = subprocess.run(
+        ["sh", ROOT / "plugin" / "install.sh", venv], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1 and "holds an editable install" in done.stderr
+    assert sorted(p.name for p in venv.iterdir()) == ["lib"]
