@@ -85,7 +85,7 @@ class Edits:
         )
 
     def index(self, doc: Document) -> int:
-        """Position of a document in the output stream."""
+        """Position of a document in the plan: the input documents, then the added ones."""
         if doc.added:
             return len(self.stream.documents) + self.stream.added.index(doc)
         return doc.index
@@ -147,9 +147,11 @@ class Edits:
         current.append(value)
         self._record(doc, "add", [*parts, "-"], value, why)
 
-    def add_document(self, doc: Document, why: Why) -> None:
-        """Add a whole new document at the end of the stream."""
+    def add_document(self, doc: Document, why: Why, before: Document | None = None) -> None:
+        """Add a whole new document: written just ahead of ``before`` (the stream document
+        that references it), or at the end of the stream."""
         doc.added = True
+        doc.before = before
         self.stream.added.append(doc)
         self.changes.append(
             Change(self.index(doc), "add", "", doc.body, why.reason, why.partition, why.field)

@@ -70,7 +70,8 @@ def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> 
     }
     head = ctx.release.stream.added_head(source)
     doc = Document(index=-1, raw="", head=head, body=body, source=source)
-    ctx.edits.add_document(doc, Why(f"gres.conf with AutoDetect={autodetect}", field="gres_conf"))
+    why = Why(f"gres.conf with AutoDetect={autodetect}", field="gres_conf")
+    ctx.edits.add_document(doc, why, before=controller.doc)
     return name
 
 
