@@ -223,3 +223,29 @@ def test_key_line_is_found_by_object_identity_when_lines_moved(tmp_path: Path) -
     assert stream.read_text().splitlines()[located.line - 1] == "      tolerations: []"
     quoted = replace(moved, path='spec["template"].spec.tolerations[0]', line=6)
     assert key_lines([quoted])[0].line == located.line
+
+
+def test_sarif_places_a_field_set_in_a_values_file_on_its_line(tmp_path: Path) -> None:
+    """A NodeSet field the user sets in a values file is fixed there: the alert lands on
+    the last -f file that sets it (Helm merges them in order), at the line of the key."""
+    overrides = tmp_path / "values-gpu.yaml"
+    overrides.write_text(
+        "nodesets:\n  gpu:\n    podSpec:\n      tolerations:\n"
+        "        - {key: x, operator: Exists}\n"
+    )
+    chart = CHART.relative_to(ROOT)
+    done = slinky(
+        "lint", "slinky", chart, "-f", chart / "values.yaml", "-f", overrides,
+        "--config", PROFILES, "--format", "sarif",
+    )  # fmt: skip
+    (result,) = json.loads(done.stdout)["runs"][0]["results"]
+    physical = result["locations"][0]["physicalLocation"]
+    assert Path(physical["artifactLocation"]["uri"]).resolve() == overrides
+    assert physical["region"]["startLine"] == 4  # "      tolerations:"
+    without = slinky("lint", "slinky", chart, "-f", chart / "values.yaml", "--config", PROFILES,
+                     "--format", "sarif")  # fmt: skip
+    (result,) = json.loads(without.stdout)["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    uri, line = location["artifactLocation"]["uri"], location["region"]["startLine"]
+    assert uri == "testdata/charts/slinky-fixture/values.yaml"
+    assert (ROOT / uri).read_text().splitlines()[line - 1].strip() == "tolerations: []"

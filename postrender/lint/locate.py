@@ -49,8 +49,9 @@ def _step(node: yaml.Node, rest: str) -> tuple[yaml.Node, yaml.Node, str] | None
     return best[1], best[2], rest[best[0] :]
 
 
-def line_in_node(node: yaml.Node, path: str) -> int:
-    """1-based line of the deepest key of ``path`` (``a.b[0]["c/d"]``) found under ``node``."""
+def _walk(node: yaml.Node, path: str) -> tuple[int, str]:
+    """1-based line of the deepest key of ``path`` (``a.b[0]["c/d"]``) found under
+    ``node``, and the part of the path not found."""
     line = node.start_mark.line + 1
     rest = path
     while rest:
@@ -60,7 +61,12 @@ def line_in_node(node: yaml.Node, path: str) -> int:
         key, node, rest = step
         line = key.start_mark.line + 1
         rest = rest[1:] if rest.startswith(".") else rest
-    return line
+    return line, rest
+
+
+def line_in_node(node: yaml.Node, path: str) -> int:
+    """1-based line of the deepest key of ``path`` found under ``node``."""
+    return _walk(node, path)[0]
 
 
 @lru_cache(maxsize=32)
@@ -147,4 +153,55 @@ def in_chart(findings: Iterable[Finding], charts: Mapping[str, str]) -> list[Fin
             else:
                 f = replace(f, file=os.path.relpath(template), line=line)
         located.append(f)
+    return located
+
+
+#: Where the Slinky ``slurm`` chart takes a NodeSet's fields from: ``nodesets.<key>.*``.
+NODESET_VALUES = (
+    ("spec.template.spec.", "podSpec."),
+    ("spec.template.metadata.", "metadata."),
+    ("metadata.", "metadata."),
+    ("spec.slurmd.", "slurmd."),
+    ("spec.partition.", "partition."),
+    ("spec.extraConf", "extraConf"),
+    ("spec.replicas", "replicas"),
+)
+
+
+def _values_path(finding: Finding, nodeset_keys: Mapping[str, str]) -> tuple[str, int] | None:
+    """The values path that sets a finding's field, and how much of it must be present
+    (through the field's first key) for the values file to be the place to fix it."""
+    path = finding.path or ""
+    key = nodeset_keys.get(finding.object)
+    if key is not None:
+        for rendered, value in NODESET_VALUES:
+            if path.startswith(rendered):
+                prefix = f"nodesets.{key}.{value}"
+                rest = path[len(rendered) :]
+                first = re.match(r"[^.\[]*", rest)
+                return prefix + rest, len(prefix) + (first.end() if first else 0)
+    if finding.object.startswith("Controller/") and path.startswith("spec.extraConf"):
+        return "controller.extraConf", len("controller.extraConf")
+    return None
+
+
+def _in_values_file(f: Finding, target: tuple[str, int], values_files: list[str]) -> Finding:
+    path, needed = target
+    for values in reversed(values_files):  # Helm merges them: the last one setting it wins
+        for doc in _documents(values)[:1]:
+            line, rest = _walk(doc, path)
+            if len(path) - len(rest) >= needed:
+                return replace(f, file=os.path.relpath(values), line=line)
+    return f
+
+
+def in_values(
+    findings: Iterable[Finding], values_files: list[str], nodeset_keys: Mapping[str, str]
+) -> list[Finding]:
+    """Findings on rendered NodeSets and the Controller moved to the values file that sets
+    the field, at the line of its key; ``nodeset_keys`` maps ``NodeSet/name`` to its key."""
+    located = []
+    for f in findings:
+        target = _values_path(f, nodeset_keys) if f.file is None else None
+        located.append(f if target is None else _in_values_file(f, target, values_files))
     return located
