@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from postrender.slurmroot import BUILD_SCRIPT, Gpu, chroot_root, make_node_dir
+from postrender.slurmroot import BUILD_SCRIPT, PACKAGES, Gpu, chroot_root, make_node_dir
 from postrender.slurmsim import (
     AssembleError,
     SlurmCluster,
@@ -286,6 +286,28 @@ def test_build_script_and_harness_agree_on_the_chroot(tmp_path: Path) -> None:
     finally:
         del os.environ["SLINKY_SLURM_CACHE"]
     assert printed.startswith(f"{tmp_path}/sid-")
+
+
+def test_a_changed_package_list_means_another_chroot(tmp_path: Path) -> None:
+    """The cache key is the package list: the same list, the same chroot; another, a new one."""
+    env = {**os.environ, "SLINKY_SLURM_CACHE": str(tmp_path / "cache")}
+
+    def printed(directory: Path) -> str:
+        return subprocess.run(
+            ["sh", str(directory / BUILD_SCRIPT.name), "--print"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    for name, extra in (("same", ""), ("more", "procps\n")):
+        copy = tmp_path / name
+        copy.mkdir()
+        (copy / BUILD_SCRIPT.name).write_text(BUILD_SCRIPT.read_text())
+        (copy / PACKAGES.name).write_text(PACKAGES.read_text() + extra)
+    assert printed(tmp_path / "same") == printed(BUILD_SCRIPT.parent)
+    assert printed(tmp_path / "more") != printed(BUILD_SCRIPT.parent)
 
 
 @pytest.mark.slurm
