@@ -75,6 +75,14 @@ _GRES_ITEM = re.compile(r"^(?P<name>[A-Za-z0-9_]+)(?::(?P<type>[^:,]+))?:(?P<cou
 # Binaries inside the chroot.
 _SBIN = "/usr/sbin"
 _BIN = "/usr/bin"
+# A throwaway database: small InnoDB files, no flushing to disk (seconds off each start).
+_SMALL_MARIADB = (
+    "--innodb-buffer-pool-size=32M",
+    "--innodb-log-file-size=8M",
+    "--innodb-doublewrite=0",
+    "--innodb-flush-log-at-trx-commit=0",
+    "--innodb-flush-method=nosync",
+)
 #: The model a GPU gets when neither the node's instance type nor its GRES type names one.
 DEFAULT_GPU_MODEL = "NVIDIA A100-SXM4-40GB"
 
@@ -812,6 +820,7 @@ class SlurmCluster:
                 "--user=root",
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
+                *_SMALL_MARIADB,
             ],
             timeout=max(60.0, self.startup_timeout),
         )
@@ -830,7 +839,7 @@ class SlurmCluster:
                 f"--pid-file={self._inside('run', 'mysqld.pid')}",
                 f"--log-error={self._inside('log', 'mariadbd.log')}",
                 "--skip-name-resolve",
-                "--innodb-buffer-pool-size=64M",
+                *_SMALL_MARIADB,
                 # slurmdbd's queries fail over the TLS MariaDB 11.8 enables by default
                 # ("Number of columns in result set exceeds maximum ... (=0)").
                 "--skip-ssl",
