@@ -460,14 +460,23 @@ def parse_scontrol_oneliners(text: str, name_key: str) -> dict[str, dict[str, st
 _TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A KeyboardInterrupt, so it ends a pytest session too
+    (pytest turns SystemExit in a test into a failure and goes on)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
-    """Turn a terminating signal into SystemExit, so every ``with`` block cleans up."""
-    raise SystemExit(128 + signum)
+    """Turn a terminating signal into an exception, so every ``with`` block cleans up."""
+    raise Terminated(signum)
 
 
 @contextlib.contextmanager
 def signals_unwind() -> Iterator[None]:
-    """While inside, SIGTERM and SIGHUP raise SystemExit instead of killing the process.
+    """While inside, SIGTERM and SIGHUP raise :class:`Terminated` instead of killing us.
 
     The default action would end Python on the spot and leave root daemons running and
     the work dir behind; raising lets :meth:`SlurmCluster.stop` and temporary dirs
@@ -1466,4 +1475,7 @@ def check_command(
     except SlurmUnavailable as exc:
         click.echo(f"cannot run the local Slurm check: {exc}", err=True)
         sys.exit(EXIT_INPUT)
+    except Terminated as exc:
+        # Everything is stopped and removed by now; exit as the shell reports a signal.
+        sys.exit(128 + exc.signum)
     emit(report, fmt)

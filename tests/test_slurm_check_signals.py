@@ -9,6 +9,7 @@ the harness's own marker, never by name: each one's mount table holds the run's 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -89,3 +90,47 @@ def test_a_signal_mid_run_stops_every_daemon_and_removes_the_work_dir(
     wait_for(lambda: not [p for p in started if Path(f"/proc/{p}").exists()], 10, "zombies")
     assert run_pids(workdir) == []
     assert not workdir.exists()
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from postrender.slurmsim import SlurmCluster, assemble
+release = assemble(Path(sys.argv[1]).read_text())
+with SlurmCluster(release, sys.argv[2]) as cluster:
+    cluster.submit("gpu-partition", command="sleep 300")
+    print("up", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=str)
+def test_a_signal_to_a_program_holding_a_cluster_stops_it(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The library too (a test session, a script): the signal unwinds the `with` block."""
+    # A name no other mount table holds (run_pids matches it).
+    workdir = tmp_path / f"slurm-hold-{secrets.token_hex(6)}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(ROOT / "testdata/slurm/gpu-cpu.yaml"), str(workdir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "up\n", holder.stderr.read() if holder.stderr else ""
+        started = run_pids(workdir)
+        assert len(started) >= 4
+        holder.send_signal(sig)
+        holder.communicate(timeout=60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.communicate()
+    assert holder.returncode != 0
+    wait_for(lambda: not [p for p in started if Path(f"/proc/{p}").exists()], 10, "zombies")
+    assert run_pids(workdir) == []
