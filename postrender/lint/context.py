@@ -27,7 +27,7 @@ from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj, as_list, as_map, dig, ignore_ids
 from postrender.profiles import Partition, Profile
 from postrender.release import SLINKY_GROUP, nodeset_key, partition_annotation
-from postrender.slurmconf import ConfError, Gres, conf_lines, line_tokens
+from postrender.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
 
 GPU_RESOURCES = ("nvidia.com/gpu", "aws.amazon.com/neuron")
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
@@ -121,14 +121,11 @@ class NodeSetView:
     def gres_parsed(self) -> tuple[list[Gres], list[str]]:
         """GRES entries of every ``Gres=`` token (the operator comma-merges repeats), errors."""
         entries, errors = [], []
-        for key, value in self.tokens:
-            if key.lower() != "gres":
-                continue
-            for text in value.split(","):
-                try:
-                    entries.append(Gres.parse(text))
-                except ConfError as exc:
-                    errors.append(str(exc))
+        for text in operator_conf(self.tokens).get("Gres", []):
+            try:
+                entries.append(Gres.parse(text))
+            except ConfError as exc:
+                errors.append(str(exc))
         return entries, errors
 
     @property

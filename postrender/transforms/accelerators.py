@@ -6,7 +6,9 @@ For a partition with ``gres: gpu:a100:8`` on p4d.24xlarge:
   (``aws.amazon.com/neuron`` on Trainium/Inferentia), so the device plugin hands the
   GPUs to the slurmd container;
 - ``spec.extraConf`` gets ``Gres=gpu:a100:8`` merged the way the operator merges
-  (one Gres key, single spaces, other keys kept) and ``Features`` extended with the
+  (every ``Gres=`` token, keys title-cased, written back as one token; single spaces,
+  other keys kept); a GRES mixing typed and untyped entries of one name or repeating one
+  is refused and ``Features`` extended with the
   instance type (when the partition names exactly one), ``efa`` and the profile's
   ``features``.
 
@@ -22,6 +24,8 @@ from postrender.release import Target
 from postrender.slurmconf import (
     ConfError,
     format_tokens,
+    gres_conflicts,
+    gres_entries,
     merge_gres,
     merge_list_token,
     parse_tokens,
@@ -93,6 +97,20 @@ def apply(ctx: Context) -> None:
                         document=target.doc.label,
                         path="spec.extraConf",
                         profile=owner.label,
+                    )
+                )
+        else:
+            try:
+                problems = gres_conflicts(gres_entries(tokens))
+            except ConfError as exc:
+                problems = [str(exc)]
+            for message in problems:
+                ctx.problems.append(
+                    Problem(
+                        message,
+                        document=target.doc.label,
+                        path="spec.extraConf",
+                        hint="keep one entry per GRES name (the operator merges every Gres= token)",
                     )
                 )
         features, features_owner = _features(target)
