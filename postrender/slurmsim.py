@@ -59,6 +59,7 @@ import yaml
 
 from postrender.cli import _guard, _render_options
 from postrender.errors import EXIT_INPUT
+from postrender.quantity import whole_quantity
 from postrender.slurmconf import ConfError, Gres, operator_conf
 
 if TYPE_CHECKING:
@@ -293,10 +294,10 @@ def _gpu_limit(spec: Mapping[str, Any]) -> int | None:
     value = limits.get(GPU_RESOURCE)
     if value is None:
         return None
-    try:
-        return int(str(value))
-    except ValueError as exc:
-        raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer") from exc
+    whole = whole_quantity(value)
+    if whole is None:
+        raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer")
+    return whole
 
 
 def _replicas(spec: Mapping[str, Any], key: str) -> int:

@@ -336,3 +336,27 @@ def test_a_targeted_nodesets_own_conflicting_gres_is_refused(line: str, message:
     with pytest.raises(SlinkyError, match=message) as info:
         post_render(with_gpu_extraconf(line), features_only)
     assert info.value.exit_code == EXIT_PLAN
+
+
+def test_chart_hugepages_in_other_units_of_the_same_amount_are_accepted() -> None:
+    # The chart says 5Gi, the profile's default 5120Mi: one amount, no conflict.
+    gpu_slurmd = "    imagePullPolicy: IfNotPresent\n    resources: {}\n    volumeMounts: []\n"
+    head, tail = RELEASE_13.split("name: slinky-slurm-worker-gpu", 1)
+    assert gpu_slurmd in tail
+    text = (
+        head
+        + "name: slinky-slurm-worker-gpu"
+        + tail.replace(
+            gpu_slurmd,
+            "    imagePullPolicy: IfNotPresent\n    resources:\n"
+            "      limits: {hugepages-2Mi: 5Gi}\n"
+            "      requests: {hugepages-2Mi: 5Gi, memory: 2Gi}\n"
+            "    volumeMounts: []\n",
+            1,
+        )
+    )
+    gpu = objects(post_render(text, GPU_CPU).output)["NodeSet/slinky-slurm-worker-gpu"]
+    resources = gpu["spec"]["slurmd"]["resources"]
+    assert resources["limits"]["hugepages-2Mi"] == "5Gi"
+    assert resources["requests"]["memory"] == "2Gi"
+    assert resources["limits"]["vpc.amazonaws.com/efa"] == 4

@@ -12,7 +12,6 @@ the rules that read them.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,27 +313,6 @@ def node_sources(objects: Iterable[Obj]) -> list[NodeSource]:
         elif is_eksctl(obj):
             sources += [_nodegroup_source(obj, *entry) for entry in nodegroups(obj)]
     return sources
-
-
-_QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
-_SCALE = {
-    **{s: 1024.0**i for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), start=1)},
-    **{s: 1000.0**i for i, s in enumerate(("k", "M", "G", "T", "P", "E"), start=1)},
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-}
-
-
-def quantity(value: Any) -> float | None:
-    """A Kubernetes quantity (``100``, ``1000m``, ``64Gi``, ``1e3``) as a number."""
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        return None
-    number, suffix = float(match[1]), match[2] or ""
-    if suffix[:1] in ("e", "E"):
-        return number * 10.0 ** int(suffix[1:])
-    return number * _SCALE.get(suffix, 1.0)
 
 
 def taint_text(taint: Mapping[str, Any]) -> str:

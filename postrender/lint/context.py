@@ -26,6 +26,7 @@ from postrender.lint.cluster import INSTANCE_TYPE, NodeSource
 from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj, as_list, as_map, dig, ignore_ids
 from postrender.profiles import Partition, Profile
+from postrender.quantity import whole_quantity
 from postrender.release import SLINKY_GROUP, nodeset_key, partition_annotation
 from postrender.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
 
@@ -38,10 +39,8 @@ _PARTITION_FIELD = re.compile(r"partitions\[\d+\]\.(?P<field>[A-Za-z_]+)")
 
 
 def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return default
+    whole = whole_quantity(value)
+    return default if whole is None else whole
 
 
 def _nodeset_key(body: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from postrender.errors import Problem
 from postrender.plan import Why, lookup
 from postrender.profiles import Partition
+from postrender.quantity import same_quantity
 from postrender.release import Target
 from postrender.slurmconf import (
     ConfError,
@@ -56,10 +57,10 @@ def _features(target: Target) -> tuple[list[str], str | None]:
 def set_resource(
     ctx: Context, target: Target, name: str, value: int | str, owner: Partition, why: Why
 ) -> None:
-    """Set a limit and an equal request, refusing to overwrite a different chart value."""
+    """Set a limit and an equal request, refusing to overwrite a different chart amount."""
     for side in ("limits", "requests"):
         current = lookup(target.obj, [*RESOURCES, side, name])
-        if current is not None and str(current) != str(value):
+        if current is not None and not same_quantity(current, value):
             ctx.problems.append(
                 Problem(
                     f"{name} {side} is {current} in the chart's values, the profile needs {value}",
@@ -71,7 +72,9 @@ def set_resource(
             )
             return
     for side in ("limits", "requests"):
-        ctx.edits.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
+        # The same amount already written (5Gi for 5120Mi) stays as the chart wrote it.
+        if lookup(target.obj, [*RESOURCES, side, name]) is None:
+            ctx.edits.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
 
 
 def apply(ctx: Context) -> None:
