@@ -121,6 +121,17 @@ class Release:
         return self.controllers[0] if self.controllers else None
 
 
+_CHART_VERSION = re.compile(r"-v?([0-9]+)\.([0-9]+)\.([0-9]+)")
+
+
+def chart_version(obj: dict[str, Any]) -> tuple[int, int, int] | None:
+    """The Slinky chart version an object was rendered by (its ``helm.sh/chart`` label,
+    ``slurm-1.1.2``), which is the operator release it is made for; None if unlabelled."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    match = _CHART_VERSION.search(str(labels.get("helm.sh/chart", "")))
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
 def nodeset_key(obj: dict[str, Any]) -> str:
     """The chart's nodesets.<key>: the pod hostname prefix, else the name after ``-worker-``."""
     spec = obj.get("spec") or {}

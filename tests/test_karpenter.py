@@ -294,18 +294,11 @@ def test_pool_mistakes_are_reported_with_the_profile_field() -> None:
 def test_efa_and_gpu_plugin_notes() -> None:
     result = post_render(
         HELM3,
-        profile(
-            GPU.replace("key: nvidia.com/gpu", "key: example.com/gpu").replace(
-                "nodes: 2", "nodes: 1"
-            ),
-            CPU,
-        ),
+        profile(GPU.replace("key: nvidia.com/gpu", "key: example.com/gpu"), CPU),
     )
     notes = "\n".join(result.notes)
     assert "give the EFA device plugin DaemonSet matching tolerations" in notes
     assert "give the NVIDIA device plugin DaemonSet matching tolerations" in notes
-    # the chart renders the gpu NodeSet with 2 replicas: one slurmd per node
-    assert "2 replicas, but NodePool slurm-gpu-pool is limited to 1 nodes" in notes
 
 
 def test_profile_schema_refuses_al2_and_ambiguous_identity() -> None:

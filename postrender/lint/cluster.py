@@ -115,6 +115,7 @@ class NodeSource:
     capacity_types: frozenset[str]
     efa: bool
     limits: dict[str, Any] = field(default_factory=dict)
+    max_size: int | None = None  # a node group's maxSize (eksctl): the most nodes it runs
 
     @property
     def label(self) -> str:
@@ -247,6 +248,16 @@ def nodegroups(config: Obj) -> Iterable[tuple[str, int, dict[str, Any]]]:
                 yield section, i, group
 
 
+def _size(group: dict[str, Any]) -> int | None:
+    """The most nodes a node group runs: ``maxSize``, else ``desiredCapacity`` (eksctl's
+    default maximum)."""
+    for key in ("maxSize", "desiredCapacity"):
+        value = group.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def _nodegroup_source(config: Obj, section: str, index: int, group: dict[str, Any]) -> NodeSource:
     managed = section == "managedNodeGroups"
     name = str(group.get("name", f"{section}[{index}]"))
@@ -273,6 +284,7 @@ def _nodegroup_source(config: Obj, section: str, index: int, group: dict[str, An
         taints=nodegroup_taints(group),
         capacity_types=frozenset({"spot" if spot else "on-demand"}),
         efa=efa,
+        max_size=_size(group),
     )
 
 

@@ -381,17 +381,6 @@ def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], 
     ctx.edits.add_document(doc, why)
 
 
-def _replicas_note(builder: _Builder, targets: list[Target]) -> None:
-    nodes = builder.partition.spec.get("nodes")
-    for target in targets:
-        replicas = (target.obj.get("spec") or {}).get("replicas")
-        if isinstance(nodes, int) and isinstance(replicas, int) and replicas > nodes:
-            builder.notes.append(
-                f"{target.doc.label}: {replicas} replicas, but NodePool {builder.name} is "
-                f"limited to {nodes} nodes (one slurmd per node): the rest stay Pending"
-            )
-
-
 def apply(ctx: Context) -> None:
     """Add the NodePool (and EC2NodeClass) of every targeted partition that asks for one."""
     targets_of: dict[str, list[Target]] = {}
@@ -405,7 +394,6 @@ def apply(ctx: Context) -> None:
         builder = _Builder(partition, ctx.release.profile.cluster)
         pool = builder.nodepool()
         nodeclass = builder.nodeclass()
-        _replicas_note(builder, targets)
         ctx.problems += builder.problems
         ctx.notes += builder.notes
         if builder.problems:

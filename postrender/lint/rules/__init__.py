@@ -40,6 +40,7 @@ from postrender.lint.rules import (
     partition_config,
     partition_nodes,
     partition_time,
+    pool_capacity,
     pool_limits,
     priority_tier,
     profile_apply,
@@ -82,6 +83,7 @@ RULES: dict[str, ModuleType] = {
     "SPR-K006": ami_family,
     "SPR-K007": pool_limits,
     "SPR-K008": karpenter_cel,
+    "SPR-K009": pool_capacity,
     # C: Slurm configuration
     "SPR-C001": extraconf,
     "SPR-C002": partition_time,
