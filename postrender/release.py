@@ -127,9 +127,19 @@ _CHART_VERSION = re.compile(r"-v?([0-9]+)\.([0-9]+)\.([0-9]+)")
 def chart_version(obj: dict[str, Any]) -> tuple[int, int, int] | None:
     """The Slinky chart version an object was rendered by (its ``helm.sh/chart`` label,
     ``slurm-1.1.2``), which is the operator release it is made for; None if unlabelled."""
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    match = _CHART_VERSION.search(str(labels.get("helm.sh/chart", "")))
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    chart = labels.get("helm.sh/chart") if isinstance(labels, dict) else None
+    match = _CHART_VERSION.search(chart) if isinstance(chart, str) else None
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def operator_writes_gres_defaults(obj: dict[str, Any]) -> bool:
+    """Whether the operator of this Controller's chart writes ``GresTypes=gpu`` (and, with an
+    Accounting, ``AccountingStorageTRES=gres/gpu``) into slurm.conf itself, before the
+    Controller extraConf: operators 1.0 and 1.1 do, later ones do not."""
+    version = chart_version(obj)
+    return version is not None and (1, 0, 0) <= version < (1, 2, 0)
 
 
 def nodeset_key(obj: dict[str, Any]) -> str:
