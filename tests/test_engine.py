@@ -215,7 +215,7 @@ def test_no_profile_with_annotated_nodesets_is_an_error() -> None:
 def test_accounting_object_turns_on_gpu_tres() -> None:
     accounting = (
         "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\nmetadata: {name: acct}\n"
-        "spec: {slurmKeyRef: {name: k, key: k},\n"
+        "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j},\n"
         "       storageConfig: {host: db, passwordKeyRef: {name: p, key: p}}}\n"
     )
     out = objects(post_render(RELEASE_13 + accounting, GPU_CPU).output)
@@ -262,7 +262,7 @@ def test_output_fails_validation_when_chart_values_are_invalid() -> None:
 def test_gres_tres_covers_every_gres_used_or_weighed() -> None:
     accounting = (
         "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\nmetadata: {name: acct}\n"
-        "spec: {slurmKeyRef: {name: k, key: k},\n"
+        "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j},\n"
         "       storageConfig: {host: db, passwordKeyRef: {name: p, key: p}}}\n"
     )
     weighed = profile(

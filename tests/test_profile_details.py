@@ -74,7 +74,7 @@ def test_an_unknown_instance_type_is_one_error_not_two() -> None:
 
 ACCOUNTING = (
     "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\nmetadata: {name: acct}\n"
-    "spec: {slurmKeyRef: {name: k, key: k},\n"
+    "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j},\n"
     "       storageConfig: {host: db, passwordKeyRef: {name: p, key: p}}}\n"
 )
 
