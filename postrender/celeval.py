@@ -47,16 +47,23 @@ def _program(rule: str) -> celpy.Runner:
     return environment.program(environment.compile(rule), functions=FUNCTIONS)
 
 
+def _reason(error: Exception) -> str:
+    # cel-python appends its whole activation to some messages: the first clause is enough.
+    text = str(error.args[0] if error.args else error)
+    return text.split(" (in activation", 1)[0].splitlines()[0][:200]
+
+
 def evaluate(rule: str, value: Any) -> bool | str:
     """True or False for ``rule`` with ``self`` = ``value``; the error text if it fails to run."""
     try:
         result = _program(rule).evaluate({"self": json_to_cel(value)})
     except CELParseError as exc:
-        return f"the rule does not compile: {exc}"
-    except CELEvalError as exc:
-        return f"the rule could not be evaluated: {exc.args[0] if exc.args else exc}"
+        return f"the rule does not compile: {_reason(exc)}"
+    except (CELEvalError, TypeError, ValueError, KeyError, IndexError) as exc:
+        # cel-python raises plain Python errors for some ill-typed values (.exists on a bool)
+        return f"the rule could not be evaluated: {_reason(exc)}"
     if isinstance(result, CELEvalError):
-        return f"the rule could not be evaluated: {result.args[0] if result.args else result}"
+        return f"the rule could not be evaluated: {_reason(result)}"
     if isinstance(result, celtypes.BoolType):
         return bool(result)
     return f"the rule gave {result!r}, not a bool"
