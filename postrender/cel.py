@@ -1,11 +1,12 @@
 """The CRDs' own CEL rules (``x-kubernetes-validations``), as the API server runs them.
 
-``schemas/k8s/cel.json`` (generated with the schemas from the CRDs) lists each schema's
-rules by the path of the node they sit on. For a document its schema accepts, every rule
-is evaluated on every node present at its path (``*``: each list item or map value), after
-the schema's defaults are applied as the API server applies them (a rule reading
-``self.external`` sees ``false`` when the chart leaves it out). ``postrender.celquick``
-answers the common forms; cel-python (``postrender.celeval``) the rest.
+``schemas/k8s/<schema>.cel.json`` (generated with the schemas from the CRDs) lists a
+schema's rules by the path of the node they sit on, with their ``celquick`` trees. For a
+document its schema accepts, every rule is evaluated on every node present at its path
+(``*``: each list item or map value), after the schema's defaults are applied as the API
+server applies them (a rule reading ``self.external`` sees ``false`` when the chart leaves
+it out). ``postrender.celquick`` answers the common forms; cel-python
+(``postrender.celeval``) the rest.
 """
 
 from __future__ import annotations
@@ -22,18 +23,17 @@ if TYPE_CHECKING:
 
 
 @functools.cache
-def _rules() -> dict[str, list[dict[str, Any]]]:
+def _rules(schema_name: str) -> list[dict[str, Any]]:
     import json
 
     from postrender.resources import schema_text
 
-    raw: dict[str, Any] = json.loads(schema_text("k8s", "cel.json"))
-    return {name: rules for name, rules in raw.items() if not name.startswith("$")}
-
-
-def has_rules(schema_name: str) -> bool:
-    """Whether the schema carries CEL rules."""
-    return schema_name in _rules()
+    try:
+        text = schema_text("k8s", schema_name.removesuffix(".json") + ".cel.json")
+    except FileNotFoundError:
+        return []  # most schemas carry no rule
+    rules: list[dict[str, Any]] = json.loads(text)["rules"]
+    return rules
 
 
 def _defaulted(value: Any, schema: dict[str, Any]) -> Any:
@@ -76,14 +76,15 @@ def rule_problems(
     schema_name: str, doc: dict[str, Any], schema: dict[str, Any]
 ) -> list[tuple[list[str | int], str]]:
     """(path, message) for every rule of ``schema_name`` that ``doc`` breaks."""
-    rules = _rules().get(schema_name)
+    rules = _rules(schema_name)
     if not rules:
         return []
     doc = _defaulted(doc, schema)
     problems = []
     for rule in rules:
         for at, value in _nodes(doc, rule["path"], []):
-            verdict = celquick.evaluate(rule["rule"], value)
+            tree = rule.get("quick")
+            verdict = celquick.UNSURE if tree is None else celquick.evaluate_tree(tree, value)
             if verdict is celquick.UNSURE:
                 from postrender.celeval import evaluate
                 from postrender.validate import _jsonable

@@ -32,7 +32,9 @@ class _Unsure:
 
 UNSURE: Any = _Unsure()
 
-_TOKEN = re.compile(
+# Compiled by re's own cache on first use: runs evaluate the trees tools/crd2schema.py
+# stored and never tokenize.
+_TOKEN = (
     r"\s*(?:(?P<num>[0-9]+)(?![0-9A-Za-z_.])|(?P<str>'[^'\\\n]*'|\"[^\"\\\n]*\")"
     r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>==|!=|<=|>=|&&|\|\||[<>!?:.,()\[\]]))"
 )
@@ -48,7 +50,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
     pos = 0
     text = text.rstrip()
     while pos < len(text):
-        match = _TOKEN.match(text, pos)
+        match = re.compile(_TOKEN).match(text, pos)
         if not match:
             raise _Syntax(text[pos:])
         pos = match.end()
@@ -293,9 +295,14 @@ def _call(node: Node, scope: dict[str, Any]) -> Any:
     return UNSURE
 
 
+def evaluate_tree(tree: Node, value: Any) -> Any:
+    """True or False when certain, for a :func:`parse` tree with ``self`` = ``value``."""
+    if value is None:
+        return UNSURE
+    return _evaluate(tree, {"self": value})
+
+
 def evaluate(rule: str, value: Any) -> Any:
     """True or False when certain, for ``rule`` with ``self`` = ``value``; else UNSURE."""
     tree = parse(rule)
-    if tree is None or value is None:
-        return UNSURE
-    return _evaluate(tree, {"self": value})
+    return UNSURE if tree is None else evaluate_tree(tree, value)

@@ -22,9 +22,8 @@ from postrender.validate import _schema, _validator, validate_document
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES: dict[str, list[dict[str, Any]]] = {
-    name: rules
-    for name, rules in json.loads((ROOT / "schemas" / "k8s" / "cel.json").read_text()).items()
-    if not name.startswith("$")
+    path.name.removesuffix(".cel.json") + ".json": json.loads(path.read_text())["rules"]
+    for path in sorted((ROOT / "schemas" / "k8s").glob("*.cel.json"))
 }
 SAMPLE = ROOT / "testdata" / "upstream" / "rendered" / "slurm-1.3.0-rc1_gpu-cpu.yaml"
 PROFILES = ROOT / "testdata" / "examples" / "profiles.yaml"
