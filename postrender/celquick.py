@@ -39,6 +39,8 @@ _TOKEN = (
     r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>==|!=|<=|>=|&&|\|\||[<>!?:.,()\[\]]))"
 )
 _KEYWORDS = {"true": True, "false": False, "null": None}
+_GLOBALS = ("size", "int")
+_INT = r"[+-]?[0-9]{1,18}"  # what Go's strconv.ParseInt reads, within int64
 
 
 class _Syntax(Exception):
@@ -164,6 +166,8 @@ class _Parser:
             return ("lit", token)
         if kind == "id":
             if self.peek("("):
+                if token in _GLOBALS:
+                    return ("gcall", token, self.args())
                 if token != "has":
                     raise _Syntax(token)
                 (arg,) = self.args()
@@ -262,6 +266,8 @@ def _evaluate(node: Node, scope: dict[str, Any]) -> Any:
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
     if op == "in":
         item, container = _evaluate(node[1], scope), _evaluate(node[2], scope)
+        if isinstance(container, dict) and isinstance(item, str):
+            return item in container
         if not isinstance(container, list):
             return UNSURE
         results = [_equal(item, x) for x in container]
@@ -270,11 +276,33 @@ def _evaluate(node: Node, scope: dict[str, Any]) -> Any:
         return UNSURE if UNSURE in results else False
     if op == "call":
         return _call(node, scope)
+    if op == "gcall":
+        values = [_evaluate(arg, scope) for arg in node[2]]
+        if len(values) != 1:
+            return UNSURE
+        if node[1] == "size":
+            return len(values[0]) if isinstance(values[0], (str, list, dict)) else UNSURE
+        if type(values[0]) is int:
+            return values[0]
+        if isinstance(values[0], str) and re.fullmatch(_INT, values[0]):
+            return int(values[0])
     return UNSURE
 
 
 def _call(node: Node, scope: dict[str, Any]) -> Any:
     _, name, target_node, args = node
+    if name == "filter" and len(args) == 2 and args[0][0] == "var":
+        target = _evaluate(target_node, scope)
+        if not isinstance(target, list):
+            return UNSURE
+        kept = []
+        for item in target:
+            keep = _evaluate(args[1], {**scope, args[0][1]: item})
+            if not isinstance(keep, bool):
+                return UNSURE
+            if keep:
+                kept.append(item)
+        return kept
     if name in ("all", "exists") and len(args) == 2 and args[0][0] == "var":
         target = _evaluate(target_node, scope)
         if not isinstance(target, (list, dict)):
@@ -289,10 +317,26 @@ def _call(node: Node, scope: dict[str, Any]) -> Any:
     if name == "size" and not values and isinstance(target, (str, list, dict)):
         return len(target)
     strings = isinstance(target, str) and len(values) == 1 and isinstance(values[0], str)
-    if name in ("startsWith", "endsWith") and strings:
+    if not strings:
+        return UNSURE
+    if name in ("startsWith", "endsWith"):
         method = target.startswith if name == "startsWith" else target.endswith
         return method(values[0])
+    if name == "split" and values[0]:
+        return target.split(values[0])
+    if name in ("find", "matches") and _simple_regex(values[0]) and "\n" not in target:
+        # CEL (RE2) and Python agree on these patterns; matches is a search, not anchored
+        match = re.search(values[0], target)
+        if name == "matches":
+            return match is not None
+        return match.group(0) if match else ""
     return UNSURE
+
+
+def _simple_regex(pattern: str) -> bool:
+    """Patterns whose meaning RE2 and Python's re share: literals, classes, groups,
+    anchors and quantifiers, nothing else (no escapes, lookarounds, flags, backrefs)."""
+    return re.fullmatch(r"[\w@^$.*+?()\[\]/:-]*", pattern) is not None and "(?" not in pattern
 
 
 def evaluate_tree(tree: Node, value: Any) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -335,3 +337,21 @@ def test_valid_karpenter_objects_pass_the_crd_rules() -> None:
     ok = [{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["4"]}]
     assert validate_document(_pool(requirements=ok)) == []
     assert validate_document(_nodeclass()) == []
+
+
+def test_generated_karpenter_objects_need_no_cel_python() -> None:
+    # The NodePool and EC2NodeClass rules slinky-pr's own objects meet (find, split,
+    # matches, int, filter included) are answered by celquick in a fresh interpreter.
+    case = ROOT / "testdata" / "golden" / "karpenter-gpu-efa-p5"
+    code = (
+        "import sys, yaml\n"
+        "from postrender.engine import post_render\n"
+        "from postrender.profiles import load_profile\n"
+        f"case = {str(case)!r}\n"
+        "cfg = yaml.safe_load(open(case + '/slinky-golden.yaml'))\n"
+        "post_render(open(case + '/' + cfg['input']).read(), "
+        "load_profile(case + '/' + cfg['profiles']))\n"
+        "print('celpy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]
