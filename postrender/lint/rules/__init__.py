@@ -30,6 +30,7 @@ from postrender.lint.rules import (
     gres_entries,
     gres_gpu_limit,
     gres_instance,
+    gres_nvml,
     gres_types,
     instance_type,
     karpenter_cel,
@@ -64,6 +65,7 @@ RULES: dict[str, ModuleType] = {
     "SPR-G003": gres_entries,
     "SPR-G004": gres_types,
     "SPR-G005": gres_conf,
+    "SPR-G006": gres_nvml,
     # E: EFA
     "SPR-E001": efa_instance,
     "SPR-E002": efa_hugepages,
