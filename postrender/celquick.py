@@ -199,18 +199,16 @@ def parse(rule: str) -> Node | None:
         return None
 
 
+_SCALARS = (bool, int, str)
+
+
 def _same_type(a: Any, b: Any) -> bool:
-    # bool is an int in Python, not in CEL; floats and null are left to cel-python.
-    kinds = (bool, int, str, list, dict)
-    ka = next((k for k in kinds if isinstance(a, k)), None)
-    kb = next((k for k in kinds if isinstance(b, k)), None)
-    return ka is not None and ka is kb
+    # bool is an int in Python, not in CEL; floats, null, lists and maps go to cel-python.
+    return type(a) is type(b) and type(a) in _SCALARS
 
 
 def _equal(a: Any, b: Any) -> Any:
-    if not _same_type(a, b) or isinstance(a, (list, dict)):
-        return UNSURE
-    return a == b
+    return a == b if _same_type(a, b) else UNSURE
 
 
 def _evaluate(node: Node, scope: dict[str, Any]) -> Any:
@@ -261,7 +259,7 @@ def _evaluate(node: Node, scope: dict[str, Any]) -> Any:
         return result if result is UNSURE or op == "==" else not result
     if op in ("<", "<=", ">", ">="):
         a, b = _evaluate(node[1], scope), _evaluate(node[2], scope)
-        if not _same_type(a, b) or not isinstance(a, (int, str)) or isinstance(a, bool):
+        if not _same_type(a, b) or type(a) is bool:
             return UNSURE
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
     if op == "in":
