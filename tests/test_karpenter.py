@@ -237,6 +237,19 @@ def test_second_run_adds_nothing(text: str) -> None:
     assert second.output == first.output
 
 
+def test_a_carried_pool_with_limits_in_other_units_is_the_same_pool() -> None:
+    # 4096Gi written as 4Ti, 384 CPUs as "384000m": the same amounts, no conflict.
+    chosen = profile(GPU, CPU)
+    first = post_render(HELM3, chosen)
+    assert "memory: 4096Gi" in first.output and "cpu: 384\n" in first.output
+    rewritten = first.output.replace("memory: 4096Gi", "memory: 4Ti").replace(
+        "cpu: 384\n", "cpu: 384000m\n"
+    )
+    second = post_render(rewritten, chosen)
+    assert second.changes == []
+    assert "memory: 4Ti" in second.output
+
+
 def test_helm4_reserialized_output_is_also_stable() -> None:
     """Helm 4 re-serializes the post-renderer's output before the next upgrade reads it."""
     chosen = profile(GPU, CPU)
