@@ -51,6 +51,7 @@ CANNOT_RUN = {
         ["slinky", CHART, "--set-json", "nodesets={", "--config", PROFILES],
         "helm template failed",
     ),
+    "two charts": ([CHART, "--chart", CHART, "--config", PROFILES], "two charts"),
 }
 
 
