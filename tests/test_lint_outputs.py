@@ -250,3 +250,15 @@ def test_sarif_places_a_field_set_in_a_values_file_on_its_line(tmp_path: Path) -
     uri, line = location["artifactLocation"]["uri"], location["region"]["startLine"]
     assert uri == "testdata/charts/slinky-fixture/values.yaml"
     assert (ROOT / uri).read_text().splitlines()[line - 1].strip() == "tolerations: []"
+
+
+def test_github_annotations_name_repository_files_relative_to_the_checkout() -> None:
+    done = slinky(
+        "lint", RELEASE, "--config", CIRCULATING / "profiles.yaml",
+        "--cluster-objects", CIRCULATING / "karpenter.yaml", "--format", "github",
+    )  # fmt: skip
+    files = set(re.findall(r"file=([^,]+),", done.stdout))
+    assert files == {
+        "testdata/lint/circulating/profiles.yaml",
+        "testdata/lint/circulating/karpenter.yaml",
+    }
