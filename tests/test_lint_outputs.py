@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from postrender.lint import RULES, Finding
-from postrender.lint.locate import key_lines
+from postrender.lint.locate import in_values, key_lines
 from postrender.lint.report import rule_markdown, rule_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,3 +262,12 @@ def test_github_annotations_name_repository_files_relative_to_the_checkout() -> 
         "testdata/lint/circulating/profiles.yaml",
         "testdata/lint/circulating/karpenter.yaml",
     }
+
+
+def test_a_values_file_too_deep_to_compose_leaves_the_finding_where_it_was(
+    tmp_path: Path,
+) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("nodesets: {gpu: {podSpec: {tolerations: " + "[" * 5000 + "]" * 5000 + "}}}\n")
+    finding = Finding("m", "NodeSet/x", path="spec.template.spec.tolerations", source="s/t.yaml")
+    assert in_values([finding], [str(deep)], {"NodeSet/x": "gpu"}) == [finding]
