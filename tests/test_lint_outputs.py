@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from postrender.lint import RULES, Finding
-from postrender.lint.locate import in_values, key_lines
+from postrender.lint.locate import in_chart, in_values, key_lines
 from postrender.lint.report import rule_markdown, rule_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,3 +271,10 @@ def test_a_values_file_too_deep_to_compose_leaves_the_finding_where_it_was(
     deep.write_text("nodesets: {gpu: {podSpec: {tolerations: " + "[" * 5000 + "]" * 5000 + "}}}\n")
     finding = Finding("m", "NodeSet/x", path="spec.template.spec.tolerations", source="s/t.yaml")
     assert in_values([finding], [str(deep)], {"NodeSet/x": "gpu"}) == [finding]
+
+
+def test_a_source_comment_pointing_out_of_the_chart_is_not_followed() -> None:
+    finding = Finding("m", "NodeSet/x", path="spec", source="slurm/../../../README.md")
+    assert in_chart([finding], {"slurm": str(CHART)}) == [finding]
+    inside = replace(finding, source="slurm/templates/nodeset/nodeset-cr.yaml")
+    assert in_chart([inside], {"slurm": str(CHART)})[0].file is not None

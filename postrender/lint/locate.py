@@ -148,6 +148,10 @@ def in_chart(findings: Iterable[Finding], charts: Mapping[str, str]) -> list[Fin
         name, _, inside = (f.source or "").partition("/")
         if f.file is None and name in charts and inside:
             template = os.path.join(charts[name], inside)
+            root = os.path.realpath(charts[name])
+            if os.path.commonpath([root, os.path.realpath(template)]) != root:
+                located.append(f)  # a `# Source:` pointing out of the chart: not followed
+                continue
             try:
                 with open(template, encoding="utf-8") as handle:
                     line = _template_line(handle.read(), f.path)
