@@ -26,10 +26,16 @@ Fraction = tuple[int, int]  # (numerator, denominator > 0), reduced
 
 
 def parse_quantity(value: object) -> Fraction | None:
-    """The exact value of a quantity written as YAML gives it (int or string), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    """The exact value of a quantity written as YAML gives it (int, float or string), else
+    None. A YAML float (``4e0``, ``0.5``) is the JSON number the API server reads."""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        text = repr(value)
+    elif isinstance(value, bool) or not isinstance(value, (int, str)):
         return None
-    text = str(value)
+    else:
+        text = str(value)
     # Longer than any real quantity: refused before int() meets thousands of digits.
     match = _QUANTITY.match(text) if len(text) <= _MAX_TEXT else None
     if not match or not (match["int"] or match["frac"]):

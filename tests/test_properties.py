@@ -28,6 +28,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from postrender.blockyaml import kube_plain
 from postrender.engine import post_render
 from postrender.errors import EXIT_PLAN, SlinkyError
 from postrender.profiles import Profile, parse_profile
@@ -151,7 +152,10 @@ def nodeset(draw: st.DrawFn, key: str, partition_name: str | None, how: str) -> 
     elif how == "template":  # chart 1.0.x
         template["metadata"]["annotations"] = {ANNOTATION: partition_name}
     if draw(st.booleans()):
-        meta.setdefault("annotations", {})["example.com/kept"] = draw(st.text(TEXT, max_size=10))
+        # An annotation Kubernetes accepts: PyYAML writes "y" plain, which Kubernetes reads
+        # as a boolean (slinky-pr refuses that, as the API server would).
+        kept = st.text(TEXT, max_size=10).filter(lambda v: isinstance(kube_plain(v), str))
+        meta.setdefault("annotations", {})["example.com/kept"] = draw(kept)
     if draw(st.booleans()):
         body["spec"]["extraConf"] = draw(st.sampled_from(["Weight=10", "Weight=5 RealMemory=1000"]))
     if draw(st.booleans()):
@@ -280,11 +284,15 @@ def test_post_render_keeps_every_document_and_changes_only_what_it_owns(
     text, profile, may_change = release
     result = post_render(text, profile)
     before = read_stream(text).documents
-    after = read_stream(result.output).documents
+    output = read_stream(result.output).documents
+    added = [d for d in output if identity(d) not in {identity(b) for b in before}]
+    after = [d for d in output if d not in added]
 
-    # every input document, in its place; anything more was added at the end
-    assert [identity(d) for d in after[: len(before)]] == [identity(d) for d in before]
-    assert all(d.kind == "ConfigMap" for d in after[len(before) :])
+    # every input document, in its place; the added gres.conf just ahead of its Controller
+    assert [identity(d) for d in after] == [identity(d) for d in before]
+    assert all(d.kind == "ConfigMap" for d in added)
+    for doc in added:
+        assert output[output.index(doc) + 1].kind == "Controller"
 
     for i, (old, new) in enumerate(zip(before, after[: len(before)], strict=True)):
         if i not in may_change:

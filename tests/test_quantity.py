@@ -37,6 +37,9 @@ from postrender.quantity import parse_quantity, quantity_float, same_quantity, w
         ("1E3", (1000, 1)),
         ("1e+3", (1000, 1)),
         ("25e-2", (1, 4)),
+        (1.5, (3, 2)),  # YAML floats: the JSON numbers the API server reads
+        (4.0, (4, 1)),
+        (1e-05, (1, 100000)),
     ],
 )
 def test_quantities_parse_to_their_exact_value(text: object, value: tuple[int, int]) -> None:
@@ -45,7 +48,24 @@ def test_quantities_parse_to_their_exact_value(text: object, value: tuple[int, i
 
 @pytest.mark.parametrize(
     "text",
-    ["", ".", "Gi", "1gi", "1KI", "1 Gi", " 1", "1e", "1e1.5", "1.2.3", "0x10", "1Gib", True, 1.5],
+    [
+        "",
+        ".",
+        "Gi",
+        "1gi",
+        "1KI",
+        "1 Gi",
+        " 1",
+        "1e",
+        "1e1.5",
+        "1.2.3",
+        "0x10",
+        "1Gib",
+        True,
+        float("inf"),
+        float("nan"),
+        None,
+    ],
 )
 def test_what_kubernetes_refuses_is_no_quantity(text: object) -> None:
     assert parse_quantity(text) is None
