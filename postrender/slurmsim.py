@@ -57,6 +57,8 @@ import yaml
 from postrender import slurmroot
 from postrender.cli import _guard, _render_options
 from postrender.errors import EXIT_INPUT
+from postrender.quantity import whole_quantity
+from postrender.slurmconf import ConfError, Gres, operator_conf
 from postrender.slurmroot import MOUNT_POINT, Gpu, View
 
 if TYPE_CHECKING:
@@ -71,7 +73,6 @@ GPU_RESOURCE = "nvidia.com/gpu"
 _MARKER_VAR = "SLURMSIM_RUN_ID"
 # Keys may hold ':' and '/' (AllocNode:Sid=, NtasksPerN:B:S:C=, Socks/Node= in jobs).
 _SCONTROL_KEY = re.compile(r"(?:(?<=\s)|^)([A-Za-z][A-Za-z0-9_:/]*)=")
-_GRES_ITEM = re.compile(r"^(?P<name>[A-Za-z0-9_]+)(?::(?P<type>[^:,]+))?:(?P<count>\d+)$")
 # Binaries inside the chroot.
 _SBIN = "/usr/sbin"
 _BIN = "/usr/bin"
@@ -114,15 +115,6 @@ class SlurmCommandTimeout(SlurmSimError):
 
 
 @dataclass(frozen=True)
-class GresItem:
-    """One ``name[:type]:count`` entry of a node's ``Gres=``."""
-
-    name: str
-    type: str | None
-    count: int
-
-
-@dataclass(frozen=True)
 class NodeSetConf:
     """What the operator derives from one NodeSet."""
 
@@ -130,7 +122,7 @@ class NodeSetConf:
     name: str
     extra_conf: str
     slurmd_conf: str
-    gres: tuple[GresItem, ...]
+    gres: tuple[Gres, ...]
     gpu_limit: int | None
     partition_enabled: bool
     partition_config: str
@@ -143,7 +135,7 @@ class NodeSetConf:
         """Name of the harness's single node (the first pod's hostname)."""
         return f"{self.key}-0"
 
-    def gpu_items(self) -> tuple[GresItem, ...]:
+    def gpu_items(self) -> tuple[Gres, ...]:
         """The ``gpu`` entries of ``Gres=``."""
         return tuple(item for item in self.gres if item.name == "gpu")
 
@@ -184,11 +176,6 @@ class SlurmRelease:
         return head + self.slurm_conf_body()
 
 
-def _title(key: str) -> str:
-    """Go's ``cases.Title`` on one word: first letter upper, the rest lower."""
-    return key[:1].upper() + key[1:].lower()
-
-
 def operator_slurmd_conf(extra_conf: str, key: str) -> str:
     """The ``slurmd --conf`` line the operator builds from a NodeSet's ``extraConf``.
 
@@ -203,8 +190,7 @@ def operator_slurmd_conf(extra_conf: str, key: str) -> str:
             f"NodeSet {key}: extraConf {extra_conf!r} has a newline, tab, double, leading or "
             "trailing space (operators 1.0.1-1.2.1 panic on it)"
         )
-    merged: dict[str, list[str]] = {}
-    features: list[str] = [key]
+    tokens = []
     for token in extra_conf.split(" ") if extra_conf else []:
         name, sep, value = token.partition("=")
         if not sep or not name or any(c.isspace() for c in token):
@@ -212,24 +198,10 @@ def operator_slurmd_conf(extra_conf: str, key: str) -> str:
                 f"NodeSet {key}: extraConf token {token!r} is not Key=Value "
                 "(operators 1.0.1-1.2.1 panic on it)"
             )
-        title = _title(name)
-        if title in ("Feature", "Features"):
-            features.extend(value.split(","))
-        else:
-            merged.setdefault(title, []).extend(value.split(","))
-    merged["Features"] = sorted(set(features))
+        tokens.append((name, value))
+    merged = operator_conf(tokens)
+    merged["Features"] = sorted({key, *merged.get("Features", [])})
     return " ".join(sorted(f"{k}={','.join(v)}" for k, v in merged.items()))
-
-
-def _parse_gres(value: str, key: str) -> tuple[GresItem, ...]:
-    """Split a node ``Gres=`` value into entries."""
-    items = []
-    for part in value.split(","):
-        match = _GRES_ITEM.match(part)
-        if not match:
-            raise AssembleError(f"NodeSet {key}: cannot read Gres entry {part!r}")
-        items.append(GresItem(match["name"], match["type"], int(match["count"])))
-    return tuple(items)
 
 
 def _nodeset_key(doc: Mapping[str, Any]) -> str:
@@ -250,10 +222,10 @@ def _gpu_limit(spec: Mapping[str, Any]) -> int | None:
     value = limits.get(GPU_RESOURCE)
     if value is None:
         return None
-    try:
-        return int(str(value))
-    except ValueError as exc:
-        raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer") from exc
+    whole = whole_quantity(value)
+    if whole is None:
+        raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer")
+    return whole
 
 
 def _replicas(spec: Mapping[str, Any], key: str) -> int:
@@ -294,11 +266,14 @@ def assemble(stream_text: str) -> SlurmRelease:
         if not isinstance(extra, str):
             raise AssembleError(f"NodeSet {key}: extraConf is not a string")
         slurmd_conf = operator_slurmd_conf(extra, key)
-        gres: tuple[GresItem, ...] = ()
+        gres: tuple[Gres, ...] = ()
         for token in slurmd_conf.split(" "):
             name, _, value = token.partition("=")
             if name == "Gres":
-                gres = _parse_gres(value, key)
+                try:
+                    gres = tuple(Gres.parse(part) for part in value.split(","))
+                except ConfError as exc:
+                    raise AssembleError(f"NodeSet {key}: {exc}") from exc
         limit = _gpu_limit(spec)
         gpus = sum(item.count for item in gres if item.name == "gpu")
         if gpus and limit is None:

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "testdata" / "examples"
 ACCOUNTING = (
     "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\n"
-    "metadata: {name: slinky-slurm, namespace: slurm}\nspec: {}\n"
+    "metadata: {name: slinky-slurm, namespace: slurm}\n"
+    "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j}}\n"
 )
 CAP = "  - name: slinky-cluster\n    gpu_minutes: {ml: 10}\n"
 

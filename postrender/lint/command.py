@@ -85,7 +85,11 @@ def lint(
         return
     from postrender.render import render_template
 
-    helm_args, stream_file = _release_source(args, chart)
+    try:
+        helm_args, stream_file = _release_source(args, chart)
+    except click.UsageError as exc:  # a bad command line: still a document saying so
+        click.echo(report_mod.cannot_run(exc.format_message(), fmt, RULES), nl=False)
+        raise
     failure = None
     try:
         settings = load_config(lint_config, list(RULES)) if lint_config else None

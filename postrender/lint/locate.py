@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from functools import lru_cache
 
 import yaml
 
@@ -69,12 +68,13 @@ def line_in_node(node: yaml.Node, path: str) -> int:
     return _walk(node, path)[0]
 
 
-@lru_cache(maxsize=32)
 def _documents(path: str) -> tuple[yaml.Node, ...]:
+    """The YAML node trees of a file; none when it cannot be read (the finding then keeps
+    the line it has): a values file reaches here unchecked, only Helm has read it."""
     try:
         with open(path, encoding="utf-8") as handle:
             return tuple(n for n in yaml.compose_all(handle, Loader=yaml.SafeLoader) if n)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return ()
 
 
@@ -103,9 +103,12 @@ def _document(docs: tuple[yaml.Node, ...], ref: str, line: int) -> yaml.Node | N
 def key_lines(findings: Iterable[Finding]) -> list[Finding]:
     """Each finding in a file on disk moved from its object's line to its key's line."""
     located = []
+    read: dict[str, tuple[yaml.Node, ...]] = {}  # each file once per call, never stale
     for f in findings:
         if f.file and f.file != "-" and f.line and f.path:
-            doc = _document(_documents(f.file), f.object, f.line)
+            if f.file not in read:
+                read[f.file] = _documents(f.file)
+            doc = _document(read[f.file], f.object, f.line)
             if doc is not None:
                 f = replace(f, line=line_in_node(doc, f.path))
         located.append(f)
@@ -145,6 +148,10 @@ def in_chart(findings: Iterable[Finding], charts: Mapping[str, str]) -> list[Fin
         name, _, inside = (f.source or "").partition("/")
         if f.file is None and name in charts and inside:
             template = os.path.join(charts[name], inside)
+            root = os.path.realpath(charts[name])
+            if os.path.commonpath([root, os.path.realpath(template)]) != root:
+                located.append(f)  # a `# Source:` pointing out of the chart: not followed
+                continue
             try:
                 with open(template, encoding="utf-8") as handle:
                     line = _template_line(handle.read(), f.path)
