@@ -76,7 +76,7 @@ def measure(cmd: list[str], stdin: Path, runs: int) -> dict[str, float]:
 
 def kustomize_dir(release: Path, out: Path) -> Path:
     from postrender.export.kustomize import export, write
-    from postrender.profiles import load_profile
+    from postrender.model.profiles import load_profile
 
     write(export(release.read_text(), load_profile(str(PROFILES))).files, out)
     return out

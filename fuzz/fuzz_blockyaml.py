@@ -19,10 +19,15 @@ import fuzz_profile
 import fuzz_stream
 from _harness import libfuzzer_args
 
+from postrender.yaml.text import Unreadable
+
 with atheris.instrument_imports():
-    from postrender import blockyaml, profile_yaml, pyyaml_io, stream
     from postrender.errors import SlinkyError
-    from postrender.profiles import MAX_PROFILE_DEPTH
+    from postrender.model import profile_yaml
+    from postrender.model.profile_doc import MAX_PROFILE_DEPTH
+    from postrender.yaml import fast_reader as blockyaml
+    from postrender.yaml import pyyaml as pyyaml_io
+    from postrender.yaml import stream
 
 INLINE_SEEDS = [
     b"a: 1\nb:\n- x: '2'\n  y: \"3\"\nc: |-\n  l1\n\n  l2\nd: [1, {e: f}]\n",
@@ -50,14 +55,14 @@ def test_one_input(data: bytes) -> None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return
-    for chunk in stream._split(text):
+    for chunk in stream.split_documents(text):
         try:
             fast = blockyaml.load(chunk, stream.MAX_DEPTH)
         except blockyaml.Declined:
             continue
         try:
             slow = pyyaml_io.parse(chunk, 1, 10**6, stream.MAX_DEPTH, 10**6)[0]
-        except stream.Unreadable as exc:
+        except Unreadable as exc:
             raise AssertionError(f"read what PyYAML refuses: {exc}") from None
         assert _typed(fast) == _typed(slow), "read differently from PyYAML"
     lines: dict[Any, int] = {}

@@ -19,7 +19,7 @@ with atheris.instrument_imports():
     import yaml  # noqa: F401  (instrumented: the pure-Python parser reads profiles)
 
     from postrender.errors import EXIT_PROFILE, SlinkyError
-    from postrender.profiles import parse_profile
+    from postrender.model.profiles import parse_profile
 
 INLINE_SEEDS = [
     b"clusters:\n  - name: c\n    partitions:\n      - name: p\n        gres: gpu:8\n",

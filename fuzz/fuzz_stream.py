@@ -23,7 +23,7 @@ with atheris.instrument_imports():
     import yaml  # noqa: F401  (instrumented: its constructors and resolver run per input)
 
     from postrender.errors import SlinkyError
-    from postrender.stream import decode, read_stream, write_stream
+    from postrender.yaml.stream import decode, read_stream, write_stream
 
 # Small cap: the fuzzer should spend its time on structure, not on size.
 MAX_BYTES = 1 << 16

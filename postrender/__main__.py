@@ -1,5 +1,5 @@
 """``python -m postrender`` is the post-renderer (what the Helm 4 plugin runs)."""
 
-from postrender.run import entry
+from postrender.cli.slinky_pr import entry
 
 entry()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
-from postrender.stream import Document, Stream
+from postrender.yaml.stream import Document, Stream
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
 TYPE_CHECKING = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from needs import missing
 
-# --- Real-Slurm harness (tests/test_real_slurm.py) ---------------------------------
+# --- Real-Slurm harness (tests/slurm/test_real_slurm.py) ---------------------------------
 # The `slurm` marker and its gate. Tests marked `slurm` start real munged/slurmctld/
 # slurmd (Slurm 26.05, in the chroot of postrender/data/slurm-chroot.sh); without it they
 # skip, except under CI, where a skip would hide that the generated configuration was
@@ -26,7 +26,7 @@ def pytest_configure_slurm_marker(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def slurm_required() -> None:
     """Skip (or fail under CI) when this machine cannot run the Slurm harness."""
-    from postrender.slurmsim import unavailable_reason
+    from postrender.slurm.harness import unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from postrender import golden
+from postrender.golden import cases as golden
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = ROOT / "testdata" / "golden"
@@ -73,7 +73,7 @@ def test_deterministic_across_runs() -> None:
 
 def test_cli_check_and_update(tmp_path: Path) -> None:
     case_dir = make_case(tmp_path)
-    slinky = [sys.executable, "-c", "from postrender.cli import slinky_main; slinky_main()"]
+    slinky = [sys.executable, "-c", "from postrender.cli.slinky import slinky_main; slinky_main()"]
     check = subprocess.run(
         [*slinky, "golden", "check", str(tmp_path)], capture_output=True, text=True
     )

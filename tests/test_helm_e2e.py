@@ -17,7 +17,7 @@ import helm_engine as he
 import pytest
 import yaml
 
-from postrender.golden import normalize
+from postrender.golden.cases import normalize
 
 ROOT = Path(__file__).parent.parent
 CHART = ROOT / "testdata" / "charts" / "slinky-fixture"

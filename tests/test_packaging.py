@@ -82,8 +82,8 @@ def test_built_package_installs_offline_and_post_renders(
     # the catalogue: an unknown instance type is named with its nearest real ones
     circulating = ROOT / "testdata" / "lint" / "circulating" / "profiles.yaml"
     lint = subprocess.run(
-        [sys.executable, "-c", "from postrender.cli import slinky_main; slinky_main()", "lint",
-         "--config", circulating, "--format", "json"],
+        [sys.executable, "-c", "from postrender.cli.slinky import slinky_main; slinky_main()",
+         "lint", "--config", circulating, "--format", "json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert "did you mean p4d.24xlarge" in lint.stdout, lint.stderr

@@ -28,11 +28,11 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from postrender.blockyaml import kube_plain
-from postrender.engine import post_render
 from postrender.errors import EXIT_PLAN, SlinkyError
-from postrender.profiles import Profile, parse_profile
-from postrender.stream import FILENAME_ANNOTATION, Document, decode, read_stream
+from postrender.model.profiles import Profile, parse_profile
+from postrender.pipeline import post_render
+from postrender.yaml.fast_reader import kube_plain
+from postrender.yaml.stream import FILENAME_ANNOTATION, Document, decode, read_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = {
@@ -215,7 +215,7 @@ def render(draw: st.DrawFn, body: Any, helm4: bool, source: str) -> str:
         style = draw(st.sampled_from(["block", "flow", "json"]))
         if style == "json":
             # ASCII-only JSON writes a character beyond U+FFFF as a surrogate pair escape,
-            # which libyaml refuses (tests/test_hostile.py: json-surrogate-pair-escape).
+            # which libyaml refuses (tests/cli/test_hostile.py: json-surrogate-pair-escape).
             wide = any(ord(c) > 0xFFFF for c in json.dumps(body, ensure_ascii=False))
             text = json.dumps(body, ensure_ascii=draw(st.booleans()) and not wide) + "\n"
         else:

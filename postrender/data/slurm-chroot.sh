@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build the Debian sid chroot holding Slurm 26.05 (the chart images' release), munge and
-# MariaDB, which the real-Slurm harness (postrender/slurmroot.py) runs its daemons in.
+# MariaDB, which the real-Slurm harness (postrender/slurm/chroot.py) runs its daemons in.
 # Bookworm ships Slurm 22.05, which lacks AutoDetect=nvidia; sid has 26.05.
 #
 # The chroot lands in ${SLINKY_SLURM_CACHE:-$HOME/.cache/slinky-pr/slurm}/sid-<key>, where

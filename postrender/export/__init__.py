@@ -3,5 +3,5 @@
 - :mod:`~postrender.export.kustomize`: a Kustomize patch set that turns the rendered release
   into slinky-pr's output (Flux ``postRenderers``, plain ``kubectl kustomize``);
 - :mod:`~postrender.export.eksctl`: eksctl ``managedNodeGroups`` for static partitions;
-- :mod:`~postrender.export.command`: the ``slinky export`` commands.
+- :mod:`~postrender.cli.export`: the ``slinky export`` commands.
 """

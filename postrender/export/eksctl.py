@@ -25,11 +25,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from postrender import karpenter_rules
 from postrender.errors import EXIT_PROFILE, Problem, SlinkyError
-from postrender.profiles import Partition, Profile
-from postrender.stream import dump
+from postrender.model.profiles import Partition, Profile
 from postrender.transforms.karpenter import NODEPOOL_LABEL, taints_for, wants_pool
+from postrender.validate import karpenter as karpenter_rules
+from postrender.yaml.stream import dump
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from postrender.engine import Result, post_render
 from postrender.errors import EXIT_INTERNAL, Problem, SlinkyError
+from postrender.model.profiles import Profile
+from postrender.pipeline import Result, post_render
 from postrender.plan import Change
-from postrender.profiles import Profile
-from postrender.stream import Document, dump, read_stream
+from postrender.yaml.stream import Document, dump, read_stream
 
 RELEASE_FILE = "release.yaml"
 KUSTOMIZATION_FILE = "kustomization.yaml"

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from postrender import catalogue
-from postrender.catalogue import InstanceType
 from postrender.lint.objects import Obj, as_list, as_map, dig
+from postrender.model import catalogue
+from postrender.model.catalogue import InstanceType
 
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 NODEPOOL = "karpenter.sh/nodepool"

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from postrender import catalogue
-from postrender.catalogue import InstanceType
 from postrender.errors import Problem
-from postrender.k8s import label_key_problems
 from postrender.lint import cluster
 from postrender.lint.cluster import INSTANCE_TYPE, NodeSource
 from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj, as_list, as_map, dig, ignore_ids
-from postrender.profiles import Partition, Profile
-from postrender.quantity import whole_quantity
-from postrender.release import SLINKY_GROUP, nodeset_key, partition_annotation
-from postrender.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
+from postrender.model import catalogue
+from postrender.model.catalogue import InstanceType
+from postrender.model.profiles import Partition, Profile
+from postrender.model.quantity import whole_quantity
+from postrender.model.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
+from postrender.select import SLINKY_GROUP, nodeset_key, partition_annotation
+from postrender.validate.kubernetes import label_key_problems
 
 GPU_RESOURCES = ("nvidia.com/gpu", "aws.amazon.com/neuron")
 EFA_RESOURCE = "vpc.amazonaws.com/efa"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from postrender.lint.finding import Finding
-from postrender.stream import Stream
+from postrender.yaml.stream import Stream
 
 LINT_IGNORE = "slinky-pr/lint-ignore"
 

@@ -21,8 +21,8 @@ from postrender.lint.finding import SEVERITIES, Finding, at_least
 from postrender.lint.locate import key_lines
 from postrender.lint.objects import Obj, index_stream
 from postrender.lint.rules import RULES
-from postrender.profiles import Profile, load_profile
-from postrender.stream import decode, read_stream
+from postrender.model.profiles import Profile, load_profile
+from postrender.yaml.stream import decode, read_stream
 
 
 @dataclass
@@ -97,7 +97,7 @@ def build_context(
     rules: Mapping[str, ModuleType] = RULES,
 ) -> LintContext:
     """Read every input once and post-render the release when the profile applies."""
-    from postrender.engine import plan, post_render, untargeted
+    from postrender.pipeline import plan, post_render, untargeted
 
     profile, profile_problems = _profile(profile_path, cluster)
     cluster_objects = [obj for path in cluster_files for obj in read_objects(path)]

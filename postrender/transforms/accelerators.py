@@ -18,11 +18,9 @@ Without both, jobs asking ``--gres=gpu`` fail (``Gres=(null)``).
 from __future__ import annotations
 
 from postrender.errors import Problem
-from postrender.plan import Why, lookup
-from postrender.profiles import Partition
-from postrender.quantity import same_quantity
-from postrender.release import Target
-from postrender.slurmconf import (
+from postrender.model.profiles import Partition
+from postrender.model.quantity import same_quantity
+from postrender.model.slurmconf import (
     ConfError,
     format_tokens,
     gres_conflicts,
@@ -31,7 +29,9 @@ from postrender.slurmconf import (
     merge_list_token,
     parse_tokens,
 )
-from postrender.transforms import Context
+from postrender.plan import Why, lookup
+from postrender.select import Target
+from postrender.transforms.context import Context
 
 RESOURCES = ["spec", "slurmd", "resources"]
 

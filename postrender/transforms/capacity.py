@@ -16,13 +16,13 @@ Example: ``nodes: 4`` and a NodeSet with ``replicas: 6`` leaves 2 pods Pending f
 
 from __future__ import annotations
 
-from postrender.catalogue import lookup as instance
 from postrender.errors import Problem
+from postrender.model.catalogue import lookup as instance
+from postrender.model.profiles import Partition
+from postrender.model.quantity import whole_quantity
 from postrender.plan import lookup
-from postrender.profiles import Partition
-from postrender.quantity import whole_quantity
-from postrender.release import Target, chart_version
-from postrender.transforms import Context
+from postrender.select import Target, chart_version
+from postrender.transforms.context import Context
 from postrender.transforms.karpenter import NODEPOOL_LABEL, wants_pool
 
 

@@ -13,7 +13,7 @@
 - ``AccountingStorageEnforce=associations,limits,safe`` when the profile caps GPU-minutes
   (``gpu_minutes``).
 
-Each of those refusals was first seen on a real slurmctld (tests/test_slurm_e2e.py).
+Each of those refusals was first seen on a real slurmctld (tests/slurm/test_slurm_e2e.py).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 
 from postrender.errors import Problem
-from postrender.k8s import MAX_NAME
+from postrender.model.slurmconf import conf_lines, join_block, merge_conf_key
 from postrender.plan import Why, lookup
-from postrender.release import SlinkyObject, operator_writes_gres_defaults
-from postrender.slurmconf import conf_lines, join_block, merge_conf_key
-from postrender.stream import Document
-from postrender.transforms import Context
+from postrender.select import SlinkyObject, operator_writes_gres_defaults
+from postrender.transforms.context import Context
+from postrender.validate.kubernetes import MAX_NAME
+from postrender.yaml.stream import Document
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
 TYPE_CHECKING = False

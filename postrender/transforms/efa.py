@@ -11,10 +11,10 @@ Example: p4d.24xlarge → ``vpc.amazonaws.com/efa: "4"``, ``hugepages-2Mi: 5120M
 
 from __future__ import annotations
 
+from postrender.model.profiles import DEFAULT_HUGEPAGES, DEFAULT_MEMORY_REQUEST
 from postrender.plan import Why, lookup
-from postrender.profiles import DEFAULT_HUGEPAGES, DEFAULT_MEMORY_REQUEST
-from postrender.transforms import Context
 from postrender.transforms.accelerators import RESOURCES, set_resource
+from postrender.transforms.context import Context
 
 
 def apply(ctx: Context) -> None:

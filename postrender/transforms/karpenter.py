@@ -49,15 +49,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from postrender import karpenter_rules
-from postrender.catalogue import InstanceType, lookup
 from postrender.errors import Problem
+from postrender.model.catalogue import InstanceType, lookup
+from postrender.model.profiles import Partition
+from postrender.model.quantity import same_quantity
 from postrender.plan import Why
-from postrender.profiles import Partition
-from postrender.quantity import same_quantity
-from postrender.release import Target
-from postrender.stream import Document
-from postrender.transforms import Context
+from postrender.select import Target
+from postrender.transforms.context import Context
+from postrender.validate import karpenter as karpenter_rules
+from postrender.yaml.stream import Document
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
 TYPE_CHECKING = False

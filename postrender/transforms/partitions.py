@@ -14,10 +14,16 @@ partition of the same name, or a second ``Default=YES`` is reported, never dupli
 from __future__ import annotations
 
 from postrender.errors import Problem
+from postrender.model.slurmconf import (
+    conf_lines,
+    is_default,
+    join_block,
+    partition_line,
+    partition_names,
+)
 from postrender.plan import Why, lookup
-from postrender.release import nodeset_key
-from postrender.slurmconf import conf_lines, is_default, join_block, partition_line, partition_names
-from postrender.transforms import Context
+from postrender.select import nodeset_key
+from postrender.transforms.context import Context
 
 
 def apply(ctx: Context) -> None:

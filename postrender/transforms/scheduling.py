@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from postrender.errors import Problem
 from postrender.plan import Why, lookup
-from postrender.release import Target
-from postrender.transforms import Context
+from postrender.select import Target
+from postrender.transforms.context import Context
 
 POD = ["spec", "template", "spec"]
 POD_META = ["spec", "template", "metadata"]

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from needs import missing
 
-from postrender.golden import normalize
+from postrender.golden.cases import normalize
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "testdata" / "charts" / "slinky-fixture"

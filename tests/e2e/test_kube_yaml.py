@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from needs import missing
 
-from postrender import blockyaml
+from postrender.yaml import fast_reader as blockyaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "testdata" / "examples" / "profiles.yaml"

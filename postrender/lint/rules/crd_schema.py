@@ -31,7 +31,7 @@ from collections.abc import Iterator
 
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
-from postrender.validate import validate_document
+from postrender.validate.schemas import validate_document
 
 ID = "SPR-P003"
 SEVERITY = "error"

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.k8s import resources_problems
 from postrender.lint.context import EFA_RESOURCE, GPU_RESOURCES, LintContext
 from postrender.lint.finding import Finding
+from postrender.validate.kubernetes import resources_problems
 
 ID = "SPR-E002"
 SEVERITY = "error"

@@ -27,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from postrender.k8s import tolerates
 from postrender.lint.cluster import ANY_TAINT_VALUE, BLOCKING_EFFECTS, taint_text
 from postrender.lint.context import LintContext, NodeSetView
 from postrender.lint.finding import Finding
 from postrender.lint.objects import as_list, dig
+from postrender.validate.kubernetes import tolerates
 
 ID = "SPR-E003"
 SEVERITY = "error"

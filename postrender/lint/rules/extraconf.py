@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
-from postrender.slurmconf import ConfError, parse_tokens
+from postrender.model.slurmconf import ConfError, parse_tokens
 
 ID = "SPR-C001"
 SEVERITY = "error"

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
-from postrender.slurmconf import conf_key, gres_conflicts
+from postrender.model.slurmconf import conf_key, gres_conflicts
 
 ID = "SPR-G003"
 SEVERITY = "error"

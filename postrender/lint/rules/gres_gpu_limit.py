@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.k8s import resources_problems
 from postrender.lint.context import GPU_RESOURCES, LintContext
 from postrender.lint.finding import Finding
+from postrender.validate.kubernetes import resources_problems
 
 ID = "SPR-G002"
 SEVERITY = "error"

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.catalogue import slurm_gpu_type
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.model.catalogue import slurm_gpu_type
 
 ID = "SPR-G001"
 SEVERITY = "error"

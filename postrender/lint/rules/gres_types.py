@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
 from postrender.lint.objects import dig
-from postrender.release import operator_writes_gres_defaults
-from postrender.slurmconf import conf_lines, line_tokens
+from postrender.model.slurmconf import conf_lines, line_tokens
+from postrender.select import operator_writes_gres_defaults
 
 ID = "SPR-G004"
 SEVERITY = "error"

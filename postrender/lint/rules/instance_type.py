@@ -28,11 +28,11 @@ import difflib
 import functools
 from collections.abc import Iterator
 
-from postrender import catalogue
 from postrender.lint import cluster
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj
+from postrender.model import catalogue
 
 ID = "SPR-I001"
 SEVERITY = "error"

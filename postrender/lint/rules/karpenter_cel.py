@@ -5,7 +5,7 @@
 at run time (``kubernetes.io``, ``k8s.io``, except the well-known labels), the
 ``karpenter.aws`` group, a ``nodeClassRef`` kind that does not match its group, object
 names, AL2's end of life. Applied to the cluster objects and to NodePools the release
-carries, as :mod:`postrender.karpenter_rules` states them.
+carries, as :mod:`postrender.validate.karpenter` states them.
 
 **Why.** The API server rejects these objects, or Karpenter never marks the NodePool
 Ready.
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.karpenter_rules import problems
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.validate.karpenter import problems
 
 ID = "SPR-K008"
 SEVERITY = "error"

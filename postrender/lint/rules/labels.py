@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from postrender.k8s import labels_problems
 from postrender.lint import cluster
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj, as_map, dig
+from postrender.validate.kubernetes import labels_problems
 
 ID = "SPR-S004"
 SEVERITY = "error"

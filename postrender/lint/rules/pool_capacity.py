@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from postrender.lint.cluster import NodeSource
 from postrender.lint.context import LintContext, NodeSetView
 from postrender.lint.finding import Finding
-from postrender.quantity import quantity_float
+from postrender.model.quantity import quantity_float
 from postrender.transforms.capacity import one_pod_per_node, replicas
 
 ID = "SPR-K009"

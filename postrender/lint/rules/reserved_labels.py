@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.karpenter_rules import label_domain_problem
 from postrender.lint import cluster
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
 from postrender.lint.objects import as_map, dig
+from postrender.validate.karpenter import label_domain_problem
 
 ID = "SPR-S005"
 SEVERITY = "error"

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.k8s import tolerates
 from postrender.lint.cluster import taint_text
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.validate.kubernetes import tolerates
 
 ID = "SPR-S002"
 SEVERITY = "error"

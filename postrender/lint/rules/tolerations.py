@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.k8s import toleration_problems
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
 from postrender.lint.objects import as_list, dig
+from postrender.validate.kubernetes import toleration_problems
 
 ID = "SPR-S003"
 SEVERITY = "error"

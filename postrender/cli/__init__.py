@@ -1,0 +1,1 @@
+"""The commands ``slinky-pr`` (the post-renderer) and ``slinky`` (the tool)."""

@@ -1,0 +1,1 @@
+"""Golden cases: render, post-render, compare with committed expectations."""

@@ -1,0 +1,510 @@
+"""Partition profiles: the catalogue users write (DOMAIN.md §1), loaded and checked.
+
+Loading reports every problem at once, each with file, line, key and a hint, then
+resolves what the profile leaves to the instance type (``gres: auto``,
+``efa_count: auto``) from the bundled instance catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+
+from postrender.errors import EXIT_PROFILE, Problem, SlinkyError
+from postrender.model import catalogue
+from postrender.model.profile_doc import (
+    MAX_PROFILE_DEPTH,
+    MAX_PROFILE_NODES,
+    TITLE,
+    Path,
+    format_path,
+)
+from postrender.model.slurmconf import Gres
+from postrender.resources import schema_text
+from postrender.validate import kubernetes as k8s
+from postrender.yaml import fast_reader as blockyaml
+
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+DEFAULT_HUGEPAGES = "5120Mi"
+DEFAULT_MEMORY_REQUEST = "1Gi"
+# Fields that describe the node a partition runs on; partitions sharing a NodeSet must agree.
+NODE_FIELDS = (
+    "nodeSelector",
+    "tolerations",
+    "labels",
+    "annotations",
+    "gres",
+    "instance_types",
+    "efa_enabled",
+    "efa_count",
+    "hugepages",
+    "memory_request",
+    "features",
+)
+
+
+# The annotation that selects a NodeSet's partitions (release.ANNOTATION; release imports
+# this module). A profile that wrote it would retarget the NodeSet on the next run.
+_TARGETING_ANNOTATION = "slinky-pr/partition"
+
+
+def _read(text: str, src: str) -> tuple[Any, dict[Path, int], list[Problem]]:
+    """The profile's data, the line of every value by path, and its duplicate keys: by the
+    fast reader when the profile is in its case, else by PyYAML. A text this short cannot
+    hold more values than PyYAML's reader allows (each takes two characters or more)."""
+    if len(text) < 2 * MAX_PROFILE_NODES:
+        lines: dict[Path, int] = {}
+        try:
+            data = blockyaml.load(text, MAX_PROFILE_DEPTH, keys_as_written=True, lines=lines)
+        except blockyaml.Declined:
+            pass
+        else:
+            if data is not None:
+                return data, lines, []
+    from postrender.model import profile_yaml
+
+    return profile_yaml.read(text, src)
+
+
+@cache
+def profile_schema() -> dict[str, Any]:
+    text = schema_text("profile.schema.json")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _schema_at(schema: dict[str, Any], schema_path: list[str | int]) -> dict[str, Any]:
+    node: Any = schema
+    for part in schema_path[:-1]:
+        node = node[part]
+    return node if isinstance(node, dict) else {}
+
+
+# Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
+class Partition:
+    """One partition of the catalogue, resolved against the instance catalogue."""
+
+    __slots__ = ("accelerator_resource", "efa", "gres", "name", "options", "spec", "where")
+
+    def __init__(
+        self,
+        name: str,
+        where: str,
+        spec: Mapping[str, Any],
+        gres: Gres | None = None,
+        accelerator_resource: str | None = None,
+        efa: int = 0,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.where = where  # "profiles.yaml:12", for messages
+        self.spec = spec  # the entry as written
+        self.gres = gres
+        self.accelerator_resource = accelerator_resource
+        self.efa = efa
+        self.options: Mapping[str, Any] = {} if options is None else options
+
+    @property
+    def label(self) -> str:
+        return f"{self.where} partition {self.name}"
+
+    @property
+    def nodesets(self) -> list[str]:
+        return list(self.spec.get("nodesets", []))
+
+    @property
+    def instance_types(self) -> list[str]:
+        return list(self.spec.get("instance_types", []))
+
+
+class Profile:
+    """The selected cluster of a catalogue file."""
+
+    __slots__ = ("accounting_tres", "cluster", "gpu_minutes", "gres_conf", "partitions", "path")
+
+    def __init__(
+        self,
+        path: str,
+        cluster: str,
+        partitions: dict[str, Partition],
+        gres_conf: str | bool = "nvidia",
+        accounting_tres: bool | None = None,
+        gpu_minutes: dict[str, int] | None = None,
+    ) -> None:
+        self.path = path
+        self.cluster = cluster
+        self.partitions = partitions
+        self.gres_conf = gres_conf
+        self.accounting_tres = accounting_tres
+        # Slurm account -> GPU-minutes cap (an association limit in slurmdbd).
+        self.gpu_minutes = dict(gpu_minutes or {})
+
+
+@cache
+def quick_check() -> Callable[[Any], bool] | None:
+    from postrender.validate.schemacheck import compile_schema
+
+    # As validator_for below: draft 2020-12 by default, where format is an annotation.
+    return compile_schema(profile_schema(), validate_formats=False)
+
+
+def _is_al2(value: Any) -> bool:
+    """A generated EC2NodeClass asking for Amazon Linux 2 (``al2``, ``AL2``, ``al2@v...``)."""
+    ami = value.get("ami") if isinstance(value, dict) else None
+    return isinstance(ami, str) and ami.lower().split("@")[0] == "al2"
+
+
+def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
+    check = quick_check()
+    if check is not None and check(data):
+        return []  # certainly valid: jsonschema_rs (~28 ms to import) would agree
+    import jsonschema_rs
+
+    schema = profile_schema()
+    problems = []
+    for error in jsonschema_rs.validator_for(schema).iter_errors(data):
+        path: Path = tuple(error.instance_path)
+        line = lines.get(path) or lines.get(path[:-1]) or 1
+        message, hint = error.message, None
+        unexpected = getattr(error.kind, "unexpected", None)
+        if unexpected:
+            import difflib  # only for a profile with unknown keys: not on the happy path
+
+            known = list(_schema_at(schema, list(error.schema_path)).get("properties", {}))
+            for key in unexpected:
+                line = lines.get((*path, key), line)
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+                problems.append(
+                    Problem(
+                        f"unknown key {key!r}",
+                        profile=f"{src}:{line}",
+                        path=format_path((*path, key)),
+                        hint=hint,
+                    )
+                )
+            continue
+        instance: Any = error.instance
+        if _is_al2(instance):
+            problems.append(
+                Problem(
+                    f"ami: {instance['ami']}: Amazon Linux 2 is end of life for EKS "
+                    "(no AL2 AMIs for Kubernetes 1.33 and later; Karpenter v1 has no AL2 GPU "
+                    "default)",
+                    profile=f"{src}:{lines.get((*path, 'ami'), line)}",
+                    path=format_path((*path, "ami")),
+                    hint="use ami: al2023 (or bottlerocket); both pick NVIDIA AMIs for GPU types",
+                )
+            )
+            continue
+        schema_path = list(error.schema_path)
+        described = _schema_at(schema, schema_path).get("description")
+        if schema_path and schema_path[-1] in ("oneOf", "anyOf"):
+            message = f"{json.dumps(error.instance)} is not an accepted value"
+        if isinstance(error.instance, bool) and "string" in message:
+            hint = f'quote it: "{str(error.instance).lower()}"'
+        problems.append(
+            Problem(
+                message,
+                profile=f"{src}:{line}",
+                path=format_path(path),
+                hint=hint or (f"expected {described}" if described else None),
+            )
+        )
+    return sorted(problems, key=lambda p: int((p.profile or ":0").rsplit(":", 1)[1]))
+
+
+def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition, list[Problem]]:
+    """Fill in what the instance types decide and check the entry against them."""
+    problems: list[Problem] = []
+    name = str(entry["name"])
+
+    def bad(message: str, key: str, hint: str | None = None) -> None:
+        problems.append(
+            Problem(message, profile=f"{where} partition {name}", path=f"{path}.{key}", hint=hint)
+        )
+
+    types = []
+    # Unknown types are reported once; "needs instance_types" would then mislead.
+    named = bool(entry.get("instance_types"))
+    for i, type_name in enumerate(entry.get("instance_types", [])):
+        info = catalogue.lookup(type_name)
+        if info is None:
+            close = catalogue.suggest(type_name)
+            bad(
+                f"instance type {type_name!r} does not exist",
+                f"instance_types[{i}]",
+                f"did you mean {' or '.join(close)}?" if close else None,
+            )
+        else:
+            types.append(info)
+
+    gres: Gres | None = None
+    resource: str | None = None
+    spec_gres = entry.get("gres")
+    accelerated = [t for t in types if t.accelerator_count]
+    if spec_gres == "auto":
+        counts = {(t.accelerator_count, t.gpu_name) for t in types}
+        if not types:
+            if not named:
+                bad(
+                    "gres: auto needs instance_types",
+                    "gres",
+                    "name the instance types, or write gpu:8",
+                )
+        elif not accelerated:
+            bad(f"gres: auto, but {types[0].name} has no GPU", "gres")
+        elif len(counts) > 1:
+            bad("gres: auto, but the instance types differ in GPU count or model", "gres")
+        else:
+            first = accelerated[0]
+            gres_name = "gpu" if first.accelerator_resource == "nvidia.com/gpu" else "neuron"
+            gpu_type = catalogue.slurm_gpu_type(first.gpu_name)
+            gres = Gres(gres_name, gpu_type, first.accelerator_count)
+    elif spec_gres:
+        gres = Gres.parse(spec_gres)
+        if gres.count < 1:
+            bad("GRES count must be at least 1", "gres")
+        for t in types:
+            if gres.count > t.accelerator_count:
+                bad(
+                    f"gres asks for {gres.count} but {t.name} has {t.accelerator_count} GPUs",
+                    "gres",
+                )
+            elif (
+                gres.type
+                and t.gpu_name
+                and gres.type not in (slurm_type := str(catalogue.slurm_gpu_type(t.gpu_name)))
+            ):
+                bad(
+                    f"GRES type {gres.type!r} does not match {t.name}'s GPU {t.gpu_name!r}",
+                    "gres",
+                    f"use gpu:{slurm_type}:{gres.count}",
+                )
+    if gres:
+        resource = next((t.accelerator_resource for t in accelerated), None) or (
+            "aws.amazon.com/neuron" if gres.name == "neuron" else "nvidia.com/gpu"
+        )
+
+    efa = 0
+    if entry.get("efa_enabled"):
+        asked = entry.get("efa_count", "auto")
+        for t in types:
+            if t.max_efa == 0:
+                bad(f"efa_enabled, but {t.name} has no EFA interface", "efa_enabled")
+            elif asked != "auto" and int(asked) > t.max_efa:
+                bad(
+                    f"efa_count {asked} is more than {t.name}'s maximum of {t.max_efa}", "efa_count"
+                )
+        if asked == "auto":
+            if types:
+                efa = min(t.max_efa for t in types)
+            elif not named:
+                bad("efa_count: auto needs instance_types", "efa_count", "give efa_count: N")
+        else:
+            efa = int(asked)
+    elif "efa_count" in entry:
+        bad("efa_count without efa_enabled: true", "efa_count")
+
+    for key in ("nodeSelector", "labels"):
+        for sub, message in k8s.labels_problems(entry.get(key, {})):
+            bad(message, key + sub)
+    for sub, message in k8s.labels_problems(entry.get("annotations", {}), values=False):
+        bad(message, "annotations" + sub)
+    if _TARGETING_ANNOTATION in entry.get("annotations", {}):
+        bad(
+            f"{_TARGETING_ANNOTATION} chooses a NodeSet's partitions; the profile cannot set it",
+            f"annotations[{_TARGETING_ANNOTATION}]",
+            "annotate the NodeSet in the chart's values, or list its key under nodesets",
+        )
+    for i, tol in enumerate(entry.get("tolerations", [])):
+        for sub, message in k8s.toleration_problems(tol):
+            bad(message, f"tolerations[{i}]{sub}")
+
+    for key, value in entry.get("options", {}).items():
+        for message, hint in _option_problems(key, value):
+            bad(message, f"options.{key}", hint)
+
+    partition = Partition(
+        name=name,
+        where=where,
+        spec=entry,
+        gres=gres,
+        accelerator_resource=resource,
+        efa=efa,
+        options=dict(entry.get("options", {})),
+    )
+    return partition, problems
+
+
+# TRES slurmctld knows without extra configuration (slurm.conf(5) AccountingStorageTRES),
+# and GRES/<name> (refused later unless GRES are accounted). Checked on Slurm 26.05:
+# "GPU" or "Memory" make slurmctld exit ("TRES weight 'GPU' is not a configured TRES
+# type"), as does License/<name> without Licenses=.
+@cache
+def _tres_weight() -> re.Pattern[str]:
+    """One ``TRES=weight`` of TRESBillingWeights (compiled on first use: most runs need none)."""
+    return re.compile(
+        r"(cpu|mem|vmem|pages|node|energy|billing|fs/disk|gres/[a-z0-9_]+(:[a-z0-9_.-]+)?)"
+        r"=[0-9]+(\.[0-9]+)?[kmgtp]?",
+        re.IGNORECASE,
+    )
+
+
+def _option_problems(key: str, value: object) -> list[tuple[str, str | None]]:
+    """What slurmctld would refuse in one partition option that the schema lets through.
+
+    JSON Schema's ``integer`` accepts ``20.0``, which slurmctld does not
+    (``PriorityTier value "20.0" is not a valid number``, ``Bad value "30.0" for MaxTime``).
+    """
+    if isinstance(value, float):
+        whole = f"{value:.0f}" if value.is_integer() else None
+        return [
+            (
+                f"{key}: {value!r} is not an integer (slurmctld refuses {key}={value!r})",
+                f"write {key}: {whole}" if whole else None,
+            )
+        ]
+    if key == "TRESBillingWeights" and isinstance(value, str):
+        wrong = [w for w in value.split(",") if not _tres_weight().fullmatch(w)]
+        if wrong:
+            return [
+                (
+                    f"TRESBillingWeights: {', '.join(wrong)} weighs no TRES slurmctld knows "
+                    "(it would exit: not a configured TRES type)",
+                    "weigh CPU, Mem, VMem, Pages, Node, Energy, Billing, FS/disk or "
+                    "GRES/<name>, e.g. CPU=1.0,Mem=0.25G,GRES/gpu=2.0",
+                )
+            ]
+    return []
+
+
+def load_profile(path: str, cluster: str | None = None) -> Profile:
+    """Load, validate and resolve a catalogue file; raise one error listing every problem."""
+    src = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise SlinkyError(
+            [Problem(f"cannot read profile: {exc.strerror}", profile=path)], EXIT_PROFILE
+        ) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise SlinkyError(
+            [Problem(f"not UTF-8: byte {exc.start} is invalid", profile=f"{path}:{line}")],
+            EXIT_PROFILE,
+            "invalid partition profile",
+        ) from None
+    return parse_profile(text, src, cluster)
+
+
+# YAML 1.1 reads an unquoted ``off`` as false, which here means "no gres.conf at all".
+_GRES_CONF_OFF = r"\bgres_conf\s*:\s*(?:off|Off|OFF)\s*(?:[,}#]|$)"
+
+
+def _gres_conf(entry: Mapping[str, Any], text: str, line: int | None) -> str | bool:
+    """The cluster's ``gres_conf``, with an unquoted ``off`` read as written."""
+    value: str | bool = entry.get("gres_conf", "nvidia")
+    if value is False and line is not None:
+        import re  # compiled here, in the rare case, not at every import
+
+        source = text.splitlines()[line - 1 : line]
+        if source and re.search(_GRES_CONF_OFF, source[0]):
+            return "off"
+    return value
+
+
+def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None) -> Profile:
+    """Like :func:`load_profile`, from text; ``src`` names the file in messages."""
+    title = TITLE
+    data, lines, problems = _read(text, src)
+    problems += _check_schema(data, lines, src)
+    if problems:
+        raise SlinkyError(problems, EXIT_PROFILE, title)
+
+    clusters: dict[str, tuple[int, Any]] = {}
+    for i, entry in enumerate(data["clusters"]):
+        first = clusters.get(entry["name"])
+        if first is not None:  # a dict comprehension would silently keep the last one
+            problems.append(
+                Problem(
+                    f"cluster {entry['name']!r} is defined twice",
+                    profile=f"{src}:{lines.get(('clusters', i), 1)}",
+                    path=f"clusters[{i}].name",
+                    hint=f"first defined at {src}:{lines.get(('clusters', first[0]), 1)}",
+                )
+            )
+        else:
+            clusters[entry["name"]] = (i, entry)
+    if problems:
+        raise SlinkyError(problems, EXIT_PROFILE, title)
+    if cluster is None and len(clusters) > 1:
+        raise SlinkyError(
+            [
+                Problem(
+                    f"the file has {len(clusters)} clusters",
+                    profile=src,
+                    hint=f"choose one with --cluster: {', '.join(clusters)}",
+                )
+            ],
+            EXIT_PROFILE,
+            title,
+        )
+    chosen = cluster or next(iter(clusters))
+    if chosen not in clusters:
+        raise SlinkyError(
+            [
+                Problem(
+                    f"no cluster named {chosen!r}",
+                    profile=src,
+                    hint=f"known: {', '.join(clusters)}",
+                )
+            ],
+            EXIT_PROFILE,
+            title,
+        )
+    index, entry = clusters[chosen]
+    partitions: dict[str, Partition] = {}
+    for i, raw in enumerate(entry["partitions"]):
+        path = f"clusters[{index}].partitions[{i}]"
+        where = f"{src}:{lines.get(('clusters', index, 'partitions', i), 1)}"
+        if raw["name"] in partitions:
+            problems.append(
+                Problem(
+                    f"partition {raw['name']!r} is defined twice",
+                    profile=where,
+                    path=f"{path}.name",
+                    hint=f"first defined at {partitions[raw['name']].where}",
+                )
+            )
+            continue
+        partition, found = _resolve(raw, where, path)
+        problems += found
+        partitions[partition.name] = partition
+    defaults = [p for p in partitions.values() if p.options.get("Default") in (True, "YES")]
+    if len(defaults) > 1:
+        problems.append(
+            Problem(
+                "more than one partition has Default=YES: " + ", ".join(p.name for p in defaults),
+                profile=defaults[1].label,
+                hint="Slurm has one default partition",
+            )
+        )
+    if problems:
+        raise SlinkyError(problems, EXIT_PROFILE, title)
+    return Profile(
+        path=src,
+        cluster=chosen,
+        partitions=partitions,
+        gres_conf=_gres_conf(entry, text, lines.get(("clusters", index, "gres_conf"))),
+        accounting_tres=entry.get("accounting_tres"),
+        gpu_minutes=entry.get("gpu_minutes"),
+    )

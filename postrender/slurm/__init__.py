@@ -1,0 +1,1 @@
+"""Real Slurm: the loopback harness and ``slinky verify``."""

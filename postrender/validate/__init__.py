@@ -1,0 +1,1 @@
+"""Validation of rendered documents: JSON schemas, CEL, Kubernetes and Karpenter rules."""

@@ -1,0 +1,31 @@
+"""YAML values as the JSON the API server would see."""
+
+from __future__ import annotations
+
+# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """Turn what a YAML safe loader can produce into JSON types, as the API server would.
+
+    Unquoted timestamps load as ``datetime``, ``!!binary`` as ``bytes`` and ``1: x`` gives an
+    int key; jsonschema_rs refuses those, while Kubernetes' YAML-to-JSON step makes strings.
+    """
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return {str(key): None for key in value}
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
