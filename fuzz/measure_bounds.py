@@ -49,6 +49,34 @@ def bomb_profile(directory: Path) -> list[str]:
     return ["--config", str(path)]
 
 
+def partitions_profile(count: int, nodesets: str) -> Callable[[Path], list[str]]:
+    """A profile of ``count`` partitions (``nodesets``: what each one adds, with {i})."""
+
+    def write(directory: Path) -> list[str]:
+        path = directory / f"profile-{count}.yaml"
+        rows = "".join(
+            f"      - {{name: p{i}, {nodesets.format(i=i)}options: {{MaxTime: 30}}}}\n"
+            for i in range(count)
+        )
+        path.write_text("clusters:\n  - name: c\n    partitions:\n" + rows)
+        return ["--config", str(path)]
+
+    return write
+
+
+def own_nodesets(count: int) -> bytes:
+    """The example Controller and ``count`` small NodeSets, each in its own partition."""
+    controller = RELEASE.split(b"\n---\n")[0] + b"\n"
+    nodeset = (
+        "---\napiVersion: slinky.slurm.net/v1beta1\nkind: NodeSet\nmetadata:\n  name: w{i}\n"
+        "  annotations: {{slinky-pr/partition: p{i}}}\nspec:\n  controllerRef: {{name: x}}\n"
+        "  template:\n    spec:\n      hostname: n{i}-\n"
+    )
+    return controller + "".join(nodeset.format(i=i) for i in range(count)).encode()
+
+
+UNTARGETED = RELEASE.replace(b"slinky-pr/partition", b"example.com/untargeted")
+
 # name -> (input, extra arguments (or a function of the work directory), what it shows)
 CASES: dict[str, tuple[Callable[[], bytes], list[str] | Callable[[Path], list[str]], str]] = {
     "billion-laughs": (lambda: laughs(9), [], "10^9 nodes once expanded"),
@@ -76,6 +104,26 @@ CASES: dict[str, tuple[Callable[[], bytes], list[str] | Callable[[Path], list[st
     "cap-one-flow-list": (huge_list, [], "one list of 5.6 million items"),
     "200MiB-refused": (lambda: b"#" * (200 * 1024 * 1024), [], "over the cap: refused"),
     "profile-billion-laughs": (lambda: RELEASE, bomb_profile, "10^9-node alias bomb profile"),
+    "10k-partitions-one-nodeset": (
+        lambda: UNTARGETED,
+        partitions_profile(10_000, "nodesets: [gpu], "),
+        "10,000 partitions on one NodeSet",
+    ),
+    "20k-partitions-one-nodeset": (
+        lambda: UNTARGETED,
+        partitions_profile(20_000, "nodesets: [gpu], "),
+        "20,000 partitions on one NodeSet",
+    ),
+    "11k-nodesets-own-partitions": (
+        lambda: own_nodesets(11_000),
+        partitions_profile(11_000, ""),
+        "11,000 NodeSets, a partition each",
+    ),
+    "40k-nodesets-own-partitions": (
+        lambda: own_nodesets(40_000),
+        partitions_profile(40_000, ""),
+        "40,000 NodeSets, a partition each",
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Read the plain block YAML that Helm renders, in Python, with PyYAML's meaning.
+"""Read the plain block YAML that Helm renders, in Python, as PyYAML reads it.
 
 ``import yaml`` costs ~30 ms of every ``helm upgrade`` here (PyYAML compiles its reader and
 resolver patterns at import), more than reading a typical release. Rendered manifests
@@ -12,10 +12,14 @@ reports a YAML error itself, so what it accepts must mean what PyYAML says it me
   Unicode breaks: their rules are subtle);
 - no anchors, aliases, tags, directives, ``?`` keys, ``>`` or ``|+`` blocks, multi-line
   plain or quoted scalars, duplicate keys, or anything PyYAML would refuse;
-- a plain scalar becomes null, bool, int or string by PyYAML's YAML 1.1 rules; a float,
-  timestamp or another int form (``0x1F``, ``1_000``, ``1:30``) is declined.
+- in a manifest, a plain scalar means what it means to Kubernetes (:func:`kube_plain`,
+  go-yaml v2's rules: ``10:30`` and dates are strings, ``y`` is true, ``1e3`` a float),
+  and ``postrender.pyyaml_io`` resolves plain scalars the same way; in a profile, it
+  becomes null, bool, int or string by PyYAML's YAML 1.1 rules, and a float, timestamp
+  or another int form (``0x1F``, ``1_000``, ``1:30``) is declined.
 
-``tests/test_blockyaml.py`` holds every accepted document equal to PyYAML's reading.
+``tests/test_blockyaml.py`` holds every accepted document equal to PyYAML's reading;
+``tests/e2e/test_kube_yaml.py`` holds :func:`kube_plain` to Kubernetes' own YAML reader.
 """
 
 from __future__ import annotations
@@ -81,6 +85,81 @@ _MAX_KEY = 256
 _MAX_DIGITS = 4000
 
 
+# How Kubernetes reads a plain scalar: sigs.k8s.io/yaml with go-yaml v2 (YAML 1.1 words
+# plus "y"/"n", Go's integer and float syntax, no sexagesimal; a timestamp stays the
+# string it is). Only a scalar starting with one of these characters can be a non-string.
+_GO_HINTS = frozenset("+-0123456789.yYnNtTfFoO~")
+_GO_WORDS: dict[str, Any] = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE"), True),
+    **dict.fromkeys(("on", "On", "ON"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE"), False),
+    **dict.fromkeys(("off", "Off", "OFF"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
+}
+_INT64 = 1 << 63
+
+
+@functools.cache
+def _go_syntax() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """Go's integer syntax (strconv base 0), go-yaml's float pattern, and Go's float syntax
+    for a number starting with "."; compiled on first use."""
+    integer = re.compile(
+        r"([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0([0-7]*)|([1-9][0-9]*))"
+    )
+    floating = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+    dotted = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?")
+    return integer, floating, dotted
+
+
+def kube_plain(text: str) -> Any:
+    """The value of a plain scalar as Kubernetes reads it (go-yaml v2's resolve)."""
+    if not text:
+        return None
+    if text[0] not in _GO_HINTS:
+        return text
+    if text in _GO_WORDS:
+        return _GO_WORDS[text]
+    integer, floating, dotted = _go_syntax()
+    if text[0] == ".":
+        return _finite(text) if dotted.fullmatch(text) else text
+    if text[0] not in _NUMBER_START:
+        return text
+    plain = text.replace("_", "")  # go-yaml drops every "_" before parsing a number
+    match = integer.fullmatch(plain)
+    if match:
+        sign, hexa, octal, binary, old_octal, decimal = match.groups()
+        digits, base = next(
+            (d, b) for d, b in ((hexa, 16), (octal, 8), (binary, 2), (old_octal, 8), (decimal, 10))
+            if d is not None
+        )  # fmt: skip
+        digits = digits.lstrip("0") or "0"
+        if len(digits) <= 64:  # longer cannot fit 64 bits (nor trip int()'s digit limit)
+            value = int(digits, base)
+            if sign == "-" and value <= _INT64:
+                return -value
+            if value < _INT64 or (not sign and value < 2 * _INT64):  # int64, else uint64
+                return value
+    if floating.fullmatch(plain):
+        return _finite(plain)
+    return text
+
+
+def _finite(text: str) -> Any:
+    """A float as Go parses it: out of range is an error, and go-yaml keeps the string."""
+    value = float(text)
+    return text if value in (float("inf"), float("-inf")) else value
+
+
+def _kube_key(text: str) -> Any:
+    """A plain mapping key in a manifest; ``<<`` merges, which PyYAML's path does."""
+    if text == "<<":
+        raise Declined
+    return kube_plain(text)
+
+
 def resolve_plain(text: str) -> Any:
     """The value of a plain scalar, as PyYAML resolves it; :class:`Declined` if unsure."""
     if text in _NULLS:
@@ -101,13 +180,17 @@ def resolve_plain(text: str) -> Any:
 
 
 def reads_as_string(text: str) -> bool:
-    """Whether a plain scalar with this text reads back as this string (else PyYAML's
-    writer quotes it: "true", "", "26.05", "0x1F", "2025-01-01")."""
+    """Whether a plain scalar with this text reads back as this string in YAML 1.1 (PyYAML),
+    in YAML 1.2's core schema and in Kubernetes (go-yaml); else writers quote it: "true",
+    "", "26.05", "0x1F", "2025-01-01", "10:30", "y", "1e3", "0o17", "08"."""
     if text in _NULLS or text in _BOOLS or text in ("<<", "="):
+        return False
+    if not isinstance(kube_plain(text), str):
         return False
     if text[0] not in _NUMBER_START or text.strip(_NUMBER_CHARS):
         return True
-    return not _yaml11_number().fullmatch(text)
+    # go-yaml's float pattern is YAML 1.2's; "1e999" is a string to Go, infinity to 1.2.
+    return not (_yaml11_number().fullmatch(text) or _go_syntax()[1].fullmatch(text))
 
 
 @functools.cache
@@ -224,7 +307,7 @@ class _Reader:
         lines = self._lines
         while True:
             text, rest, plain = _split_key(lines[self._i], indent)
-            key = resolve_plain(text) if plain and not self._keys_as_written else text
+            key = _kube_key(text) if plain and not self._keys_as_written else text
             if key in out:
                 raise Declined  # duplicate keys are refused with a message by PyYAML's path
             sub = None if path is None else (*path, text)
@@ -293,7 +376,8 @@ class _Reader:
             if path is not None and self._record is not None:
                 _record_flow(self._record, value, path, line_no + 1)
         else:
-            value = resolve_plain(_plain(rest))
+            text = _plain(rest)
+            value = resolve_plain(text) if self._keys_as_written else kube_plain(text)
         if self._next_indent() > indent:
             raise Declined  # a one-line scalar that goes on below: multi-line, or an error
         return value
@@ -513,6 +597,9 @@ def _flow_scalar(
             raise Declined
         if ":" in plain and _FLOW_ODD_COLON.search(plain):
             raise Declined
-        value = plain if key and keys_as_written else resolve_plain(plain)
+        if keys_as_written:
+            value = plain if key else resolve_plain(plain)
+        else:
+            value = _kube_key(plain) if key else kube_plain(plain)
         end = start + len(plain)
     return value, _skip_spaces(text, end)

@@ -54,12 +54,54 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+COLOR_MODES = ("always", "auto", "never")
+COLOR_META = "slinky.color"  # the group's --color, for the subcommand that colours
+
+
+def colour_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--color[=WHEN]`` (Helm 4's flag: always, auto, never) and ``--no-color``."""
+    func = click.option("--no-color", "no_color", is_flag=True, help="Same as --color=never.")(func)
+    return _color_flag("--color", "--colour", metavar="[WHEN]")(func)
+
+
+def use_colour(color: str | None, no_color: bool = False) -> bool:
+    """Whether to colour stdout, as Helm 4 decides: the flag (here or before the command),
+    else never with NO_COLOR (no-color.org), else $HELM_COLOR, else auto: a terminal that
+    is not TERM=dumb."""
+    ctx = click.get_current_context(silent=True)
+    mode = "never" if no_color else color or (ctx.meta.get(COLOR_META) if ctx else None)
+    if not mode:
+        helm_color = os.environ.get("HELM_COLOR", "").lower()
+        mode = "never" if os.environ.get("NO_COLOR") else helm_color
+    if mode in ("always", "never"):
+        return mode == "always"
+    return os.environ.get("TERM") != "dumb" and sys.stdout.isatty()
+
+
+def _color_flag(*names: str, **kwargs: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    return click.option(
+        *names,
+        "color",
+        type=click.Choice(COLOR_MODES),
+        is_flag=False,
+        flag_value="always",
+        default=None,
+        help="Colour: always, auto or never (default: auto, on a terminal unless NO_COLOR "
+        "is set or TERM=dumb; $HELM_COLOR).",
+        **kwargs,
+    )
+
+
 @click.group(
     cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
 )
-@click.version_option(__version__, prog_name="slinky")
-def slinky_main() -> None:
+@click.version_option(__version__, prog_name="slinky", message="%(prog)s (slinky-pr) %(version)s")
+# Helm 4 hands its global `helm --color WHEN slinky ...` to the plugin before the command.
+@_color_flag("--color", "--colour", metavar="WHEN")
+@click.pass_context
+def slinky_main(ctx: click.Context, color: str | None) -> None:
     """slinky-pr tools: explain, lint, render, golden, export, verify."""
+    ctx.meta[COLOR_META] = color
 
 
 def _run_engine(config: str | None, cluster: str | None, stream_file: str) -> Result:
@@ -92,11 +134,16 @@ def _guard(func: Callable[P, R]) -> Callable[P, R]:
 )
 @click.option("--cluster", metavar="NAME")
 @click.option("--format", "fmt", type=click.Choice(["table", "diff", "both"]), default="both")
-@click.option("--color/--no-color", default=None, help="Colour the diff (default: on a terminal).")
+@colour_options
 @click.argument("stream_file", default="-", metavar="[STREAM|RULE-ID]")
 @_guard
 def explain(
-    config: str | None, cluster: str | None, fmt: str, color: bool | None, stream_file: str
+    config: str | None,
+    cluster: str | None,
+    fmt: str,
+    color: str | None,
+    no_color: bool,
+    stream_file: str,
 ) -> None:
     """Show each change slinky-pr makes to a rendered release, and why.
 
@@ -105,20 +152,21 @@ def explain(
     """
     from postrender import explain as explain_mod
 
+    colour = use_colour(color, no_color)
     if stream_file.upper().startswith("SPR-") and not os.path.exists(stream_file):
         from postrender.lint import rule_doc
+        from postrender.lint.report import rule_terminal
 
         doc = rule_doc(stream_file)
         if doc is None:
             raise click.BadParameter(f"no lint rule {stream_file} (see slinky lint --list-rules)")
-        click.echo(doc)
+        click.echo(rule_terminal(doc, colour), color=colour)
         return
     result = _run_engine(config, cluster, stream_file)
-    colour = sys.stdout.isatty() if color is None else color
     if fmt in ("table", "both"):
         click.echo(explain_mod.table(result), nl=False)
     if fmt in ("diff", "both"):
-        click.echo(explain_mod.diff(result, colour), nl=False)
+        click.echo(explain_mod.diff(result, colour), nl=False, color=colour)
 
 
 @slinky_main.command()
@@ -126,15 +174,18 @@ def explain(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
 )
 @click.option("--cluster", metavar="NAME")
-@click.option("--color/--no-color", default=None)
+@colour_options
 @click.argument("stream_file", default="-", metavar="[STREAM]")
 @_guard
-def diff(config: str | None, cluster: str | None, color: bool | None, stream_file: str) -> None:
+def diff(
+    config: str | None, cluster: str | None, color: str | None, no_color: bool, stream_file: str
+) -> None:
     """Unified diff of the documents slinky-pr changes (exit 0 even when there are changes)."""
     from postrender import explain as explain_mod
 
     result = _run_engine(config, cluster, stream_file)
-    click.echo(explain_mod.diff(result, sys.stdout.isatty() if color is None else color), nl=False)
+    colour = use_colour(color, no_color)
+    click.echo(explain_mod.diff(result, colour), nl=False, color=colour)
 
 
 def _render_options(func: Callable[P, R]) -> Callable[P, R]:
@@ -151,28 +202,28 @@ def _render_options(func: Callable[P, R]) -> Callable[P, R]:
     return func
 
 
-@slinky_main.command()
-@click.argument("chart")
-@_render_options
+#: `helm template`'s own command line passes through: options slinky does not know are Helm's.
+HELM_ARGS = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
+
+
+@slinky_main.command(context_settings=HELM_ARGS)
+@click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[NAME] CHART [FLAGS]")
 @click.option(
     "--config", "-c", metavar="FILE", help=f"Partition profiles (default: ${CONFIG_ENV})."
 )
 @click.option("--cluster", metavar="NAME")
 @_guard
-def render(
-    chart: str,
-    values: tuple[str, ...],
-    set_values: tuple[str, ...],
-    release: str,
-    namespace: str | None,
-    config: str | None,
-    cluster: str | None,
-) -> None:
-    """Render CHART and post-render it, as `helm template --post-renderer slinky-pr` would."""
-    from postrender.engine import post_render
-    from postrender.render import render_chart
+def render(helm_args: tuple[str, ...], config: str | None, cluster: str | None) -> None:
+    """Render a chart and post-render it, as `helm template --post-renderer slinky-pr` would.
 
-    text = render_chart(chart, list(values), list(set_values), release, namespace)
+    Takes `helm template`'s arguments ([NAME] CHART, -f, --set, --set-string, --set-file,
+    --set-json, --version, --repo, --kube-version, --api-versions, --include-crds, ...) and
+    passes them to `$HELM_BIN template` (or `helm` on PATH) unchanged.
+    """
+    from postrender.engine import post_render
+    from postrender.render import render_template
+
+    text = render_template(helm_args)
     result = post_render(text, load_profile_option(config, cluster))
     sys.stdout.write(result.output)
 
@@ -184,20 +235,20 @@ def golden() -> None:
 
 @golden.command("check")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--color/--no-color", default=None)
-def golden_check(directory: str, color: bool | None) -> None:
+@colour_options
+def golden_check(directory: str, color: str | None, no_color: bool) -> None:
     """Compare every case under DIRECTORY with its expectation; exit 1 on any difference."""
     from postrender import golden as golden_mod
 
     cases = golden_mod.find_cases(Path(directory))
-    colour = sys.stdout.isatty() if color is None else color
+    colour = use_colour(color, no_color)
     failed = 0
     for case in cases:
         verdict = golden_mod.check(case, colour)
         click.echo(f"{'ok  ' if verdict.ok else 'FAIL'} {case.directory}")
         if not verdict.ok:
             failed += 1
-            click.echo(verdict.diff)
+            click.echo(verdict.diff, color=colour)
     click.echo(f"{len(cases) - failed} passed, {failed} failed")
     sys.exit(1 if failed or not cases else 0)
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from postrender.errors import EXIT_INVALID, EXIT_PLAN, Problem, SlinkyError
-from postrender.k8s import labels_problems, resources_problems, toleration_problems
+from postrender.k8s import (
+    annotations_size_problems,
+    labels_problems,
+    nodeset_shape_problems,
+    resources_problems,
+    toleration_problems,
+)
 from postrender.plan import Change, Edits, lookup
 from postrender.profiles import Profile
 from postrender.release import ANNOTATION, Release, build_release, partition_annotation
@@ -40,12 +46,24 @@ def plan(stream: Stream, profile: Profile) -> tuple[Release, Edits, list[str]]:
     from postrender.transforms import Context, pipeline
 
     release = build_release(stream, profile)
+    shapes = [
+        Problem(message, document=t.doc.label, path=_prefix(t.prefix) + path)
+        for t in release.targets
+        for path, message in nodeset_shape_problems(t.obj)
+    ]
+    if shapes:
+        raise SlinkyError(shapes, EXIT_INVALID, "the rendered release is not valid")
     ctx = Context(release, Edits(stream), notes=list(release.notes))
     for transform in pipeline():
         transform(ctx)
     if ctx.problems:
         raise SlinkyError(ctx.problems, EXIT_PLAN, "the profile cannot be applied to this release")
     return release, ctx.edits, ctx.notes
+
+
+def _prefix(parts: list[str | int]) -> str:
+    """Where an object sits in its document, as the start of a field path ("items.3.")."""
+    return "".join(f"{part}." for part in parts)
 
 
 def _pod_rules(release: Release) -> list[Problem]:
@@ -67,6 +85,10 @@ def _pod_rules(release: Release) -> list[Problem]:
         for path, value, _ in checks:
             for sub, message in labels_problems(value or {}):
                 problems.append(Problem(message, document=target.doc.label, path=path + sub))
+        path = "spec.template.metadata.annotations"
+        annotations = lookup(target.obj, ["spec", "template", "metadata", "annotations"])
+        for _, message in annotations_size_problems(annotations or {}):
+            problems.append(Problem(message, document=target.doc.label, path=path))
         for i, toleration in enumerate(
             lookup(target.obj, ["spec", "template", "spec", "tolerations"]) or []
         ):

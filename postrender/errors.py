@@ -17,6 +17,14 @@ EXIT_INVALID = 6  # the patched output fails schema or Kubernetes rules
 EXIT_INTERNAL = 70  # a bug in slinky-pr
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``, ``\\n``): names come from the
+    input, and a raw ESC, CR or LF in one would drive the terminal or forge a log line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 # Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
 class Problem:
     """One thing that is wrong, with everything needed to find it."""
@@ -39,13 +47,15 @@ class Problem:
 
     def format(self) -> str:
         """Render as one block of text: where, then what, then the hint."""
-        where = [w for w in (self.profile, self.document) if w]
+        where = [printable(w) for w in (self.profile, self.document) if w]
         head = " | ".join(where)
         if self.path:
-            head = f"{head} at {self.path}" if head else f"at {self.path}"
-        text = f"{head}: {self.message}" if head else self.message
+            path = printable(self.path)
+            head = f"{head} at {path}" if head else f"at {path}"
+        message = printable(self.message)
+        text = f"{head}: {message}" if head else message
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {printable(self.hint)}"
         return text
 
 
@@ -72,7 +82,7 @@ class SlinkyError(Exception):
         """Render the title and every problem, one per block."""
         lines = [f"{self.title} ({len(self.problems)} problem(s)):"]
         lines += [f"  - {p.format()}" for p in self.problems]
-        lines += self.notes
+        lines += [printable(note) for note in self.notes]
         return "\n".join(lines)
 
 

@@ -22,6 +22,46 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 EXTENDED_PREFIXES = ("nvidia.com/", "aws.amazon.com/", "vpc.amazonaws.com/")
 
 Finding = tuple[str, str]  # (path suffix, message)
+_INT64 = 1 << 63
+MAX_NAME = 253  # an object name: a DNS subdomain
+# Kubernetes' limit on all annotations of one object, keys and values (TotalAnnotationSizeLimitB).
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+
+# The parts of a NodeSet that slinky-pr reads and writes and the CRD leaves unchecked, with
+# the shape Kubernetes gives them (null is "not set"). Checked before anything is planned.
+_NODESET_SHAPES: tuple[tuple[tuple[str, ...], type], ...] = (
+    (("spec", "slurmd"), dict),
+    (("spec", "slurmd", "resources"), dict),
+    (("spec", "slurmd", "resources", "limits"), dict),
+    (("spec", "slurmd", "resources", "requests"), dict),
+    (("spec", "template", "spec", "nodeSelector"), dict),
+    (("spec", "template", "spec", "tolerations"), list),
+)
+_SHAPE_NAMES: dict[type, str] = {dict: "a map", list: "a list", str: "a string"}
+
+
+def _shape_name(value: object) -> str:
+    return _SHAPE_NAMES.get(type(value)) or f"the {type(value).__name__} {repr(value)[:40]}"
+
+
+def _at(obj: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def nodeset_shape_problems(nodeset: Mapping[str, Any]) -> Iterator[Finding]:
+    """Where a targeted NodeSet has the wrong shape in a part slinky-pr edits
+    (``tolerations: x``, a list as ``nodeSelector``, ``resources: []``)."""
+    for path, shape in _NODESET_SHAPES:
+        value = _at(nodeset, path)
+        if value is not None and not isinstance(value, shape):
+            yield ".".join(path), f"must be {_SHAPE_NAMES[shape]}, not {_shape_name(value)}"
+    tolerations = _at(nodeset, ("spec", "template", "spec", "tolerations"))
+    for i, toleration in enumerate(tolerations if isinstance(tolerations, list) else ()):
+        if not isinstance(toleration, dict):
+            where = f"spec.template.spec.tolerations[{i}]"
+            yield where, f"a toleration must be a map, not {_shape_name(toleration)}"
 
 
 def label_key_problems(key: str) -> list[str]:
@@ -64,6 +104,13 @@ def labels_problems(labels: Mapping[str, Any], values: bool = True) -> Iterator[
                 yield f"[{key}]", message
 
 
+def annotations_size_problems(annotations: Mapping[str, Any]) -> Iterator[Finding]:
+    """Kubernetes refuses an object whose annotations total more than 256 KiB."""
+    total = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+    if total > ANNOTATIONS_MAX_BYTES:
+        yield "", f"annotations total {total} bytes, over Kubernetes' limit of 256 KiB"
+
+
 def toleration_problems(toleration: Mapping[str, Any]) -> Iterator[Finding]:
     """Kubernetes toleration rules the API server enforces only at pod creation."""
     operator = toleration.get("operator", "Equal")
@@ -78,6 +125,11 @@ def toleration_problems(toleration: Mapping[str, Any]) -> Iterator[Finding]:
         yield ".effect", f"effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
     if "tolerationSeconds" in toleration and effect != "NoExecute":
         yield ".tolerationSeconds", "tolerationSeconds is only valid with effect NoExecute"
+    seconds = toleration.get("tolerationSeconds")
+    if seconds is not None and not (
+        isinstance(seconds, int) and not isinstance(seconds, bool) and -_INT64 <= seconds < _INT64
+    ):
+        yield ".tolerationSeconds", f"tolerationSeconds must be a 64-bit integer, not {seconds!r}"
     if toleration.get("key"):
         for message in label_key_problems(str(toleration["key"])):
             yield ".key", message

@@ -9,6 +9,7 @@ The file is created owner-only (0600): it may name objects of the release.
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 # Paths are plain strings here: pathlib costs ~7 ms to import, on every `helm upgrade`.
@@ -39,7 +40,12 @@ def append(path: str, text: str) -> bool:
     """Append a timestamped entry; False (never an exception) if the file cannot be written."""
     try:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # Non-blocking: opening a FIFO nobody reads would otherwise wait forever. Only a
+        # regular file is written (a FIFO, a device or a socket is not a log).
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK, 0o600)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return False
         with os.fdopen(fd, "a", encoding="utf-8") as handle:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             handle.write(f"--- {stamp} pid {os.getpid()}\n{text.rstrip()}\n")

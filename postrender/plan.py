@@ -85,7 +85,7 @@ class Edits:
         )
 
     def index(self, doc: Document) -> int:
-        """Position of a document in the output stream."""
+        """Position of a document in the plan: the input documents, then the added ones."""
         if doc.added:
             return len(self.stream.documents) + self.stream.added.index(doc)
         return doc.index
@@ -115,6 +115,24 @@ class Edits:
         parent[key] = value
         self._record(doc, op, parts, value, why)
 
+    def set_for_each(
+        self, doc: Document, parts: Sequence[Key], value: Any, whys: Sequence[Why]
+    ) -> None:
+        """Set a map entry once for several reasons (a partition line each): one change per
+        reason, every one carrying the final value. Setting it once per reason would keep
+        every intermediate value, memory quadratic in their number (10,000 partitions)."""
+        if not whys:
+            return
+        parent = self.container(doc, parts[:-1], whys[0])
+        key = str(parts[-1])
+        if key in parent and parent[key] == value:
+            return
+        op = "replace" if key in parent else "add"
+        parent[key] = value
+        for why in whys:
+            self._record(doc, op, parts, value, why)
+            op = "replace"
+
     def append(self, doc: Document, parts: Sequence[Key], value: Any, why: Why) -> None:
         """Append to a list (created if missing or null) unless an equal item is there."""
         parent = self.container(doc, parts[:-1], why)
@@ -129,9 +147,11 @@ class Edits:
         current.append(value)
         self._record(doc, "add", [*parts, "-"], value, why)
 
-    def add_document(self, doc: Document, why: Why) -> None:
-        """Add a whole new document at the end of the stream."""
+    def add_document(self, doc: Document, why: Why, before: Document | None = None) -> None:
+        """Add a whole new document: written just ahead of ``before`` (the stream document
+        that references it), or at the end of the stream."""
         doc.added = True
+        doc.before = before
         self.stream.added.append(doc)
         self.changes.append(
             Change(self.index(doc), "add", "", doc.body, why.reason, why.partition, why.field)

@@ -12,12 +12,26 @@ from typing import Any
 
 import yaml
 
+from postrender.blockyaml import kube_plain, reads_as_string
 from postrender.emit import Unusual
 from postrender.stream import LINE_BREAK, Unreadable
 
+# Untagged plain scalars take the meaning Kubernetes gives them (blockyaml.kube_plain), not
+# PyYAML's YAML 1.1 one: "10:30" is a string there, not 630; "0000-00-00" is a string, not
+# a date PyYAML cannot build; "y" is true. A plain "<<" key still merges (go-yaml's too).
+_KUBE_PLAIN = "tag:slinky-pr,2026:kube-plain"
+_MERGE = "tag:yaml.org,2002:merge"
+
 
 class _Loader(yaml.CSafeLoader):
-    """libyaml's C parser, safe constructors only, and duplicate keys refused."""
+    """libyaml's C parser, safe constructors only, duplicate keys refused, and plain
+    scalars read as Kubernetes reads them."""
+
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        """Untagged plain scalars go to :func:`kube_plain` (a plain ``<<`` key merges)."""
+        if kind is yaml.ScalarNode and implicit[0] and value != "<<":
+            return _KUBE_PLAIN
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return, no-untyped-call]
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """Safe constructors fail on bad tagged scalars (``!!bool x``, ``!!int x``) with
@@ -57,6 +71,11 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+_Loader.add_constructor(_KUBE_PLAIN, lambda _, node: kube_plain(node.value))
+# "<<" as a value (merge keys are taken out before anything is constructed) is the string.
+_Loader.add_constructor(_MERGE, lambda _, node: node.value)
+
+
 class _Dumper(yaml.CSafeDumper):
     """Write like Helm and kyaml do: literal blocks, double quotes, empty nulls."""
 
@@ -68,11 +87,14 @@ _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 @functools.lru_cache(maxsize=8192)
 def _style(data: str) -> str | None:
     """Literal block for multi-line text; double quotes for a string that would read back
-    as another type ("26.05", "true", ""), as kyaml and Helm write it (libyaml would pick
-    single quotes). Cached: a release repeats the same strings in every NodeSet."""
+    as another type in YAML 1.1, YAML 1.2 or Kubernetes ("26.05", "true", "y", "1e3", ""),
+    as kyaml and Helm write it (libyaml would pick single quotes). Cached: a release
+    repeats the same strings in every NodeSet."""
     if "\n" in data:
         return "|"
-    if not data or any(rx.match(data) for _, rx in _IMPLICIT.get(data[0], ())):
+    if not data or not reads_as_string(data):
+        return '"'
+    if any(rx.match(data) for _, rx in _IMPLICIT.get(data[0], ())):
         return '"'
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -43,6 +44,87 @@ def is_chart(reference: str) -> bool:
     )
 
 
+#: `helm template` flags that take the next word as their value, in Helm 3.17 and 4.x
+#: (`helm template --help`: a type after the flag, no `[=default]`). Any other flag is a
+#: switch; `--flag=value` and `-fFILE` carry their value.
+# fmt: off
+VALUE_FLAGS = frozenset([
+    "-a", "--api-versions", "--ca-file", "--cert-file", "--description", "--key-file",
+    "--keyring", "--kube-version", "-l", "--labels", "--name-template", "--output-dir",
+    "--password", "--post-renderer", "--post-renderer-args", "--repo", "--set", "--set-file",
+    "--set-json", "--set-literal", "--set-string", "-s", "--show-only", "--timeout",
+    "--username", "-f", "--values", "--version", "--burst-limit", "--kube-apiserver",
+    "--kube-as-group", "--kube-as-user", "--kube-ca-file", "--kube-context",
+    "--kube-tls-server-name", "--kube-token", "--kubeconfig", "-n", "--namespace", "--qps",
+    "--registry-config", "--repository-cache", "--repository-config",
+])
+# fmt: on
+#: What the embedded engine understands; anything else needs a Helm binary.
+EMBEDDED_FLAGS = frozenset({"-f", "--values", "--set", "-n", "--namespace"})
+
+
+def split_template_args(args: Sequence[str]) -> tuple[list[str], list[tuple[str, str | None]]]:
+    """The positionals (``[NAME] CHART``) and the flags, each with its value, of a
+    ``helm template`` command line."""
+    positionals: list[str] = []
+    flags: list[tuple[str, str | None]] = []
+    words = iter(args)
+    for word in words:
+        if word == "--":
+            positionals.extend(words)
+        elif not word.startswith("-") or word == "-":
+            positionals.append(word)
+        elif "=" in word and word.startswith("--"):
+            flag, _, inline = word.partition("=")
+            flags.append((flag, inline))
+        elif word in VALUE_FLAGS:
+            value = next(words, None)
+            if value is None:
+                raise _cannot_render(f"helm template flag {word} needs a value")
+            flags.append((word, value))
+        elif not word.startswith("--") and len(word) > 2 and word[:2] in VALUE_FLAGS:
+            flags.append((word[:2], word[2:]))
+        else:
+            flags.append((word, None))
+    return positionals, flags
+
+
+def _cannot_render(message: str, *notes: str) -> SlinkyError:
+    return SlinkyError([Problem(message)], EXIT_INPUT, "cannot render the chart", notes=list(notes))
+
+
+def render_template(args: Sequence[str]) -> str:
+    """``helm template ARGS``: Helm's own arguments (``[NAME] CHART``, -f, --set*,
+    --version, --repo, --kube-version, --api-versions, --include-crds, ...), passed to
+    ``$HELM_BIN template`` unchanged; without Helm, the embedded engine takes NAME, CHART,
+    -f, --set and --namespace."""
+    helm = _helm_binary()
+    if helm:
+        return _run_helm([helm, "template", *args])
+    positionals, flags = split_template_args(args)
+    if not 1 <= len(positionals) <= 2:
+        raise _cannot_render(f"expected [NAME] CHART, got {' '.join(positionals) or 'nothing'}")
+    others = sorted({flag for flag, _ in flags if flag not in EMBEDDED_FLAGS})
+    if others:
+        raise _cannot_render(
+            f"{', '.join(others)} need(s) Helm: no helm on PATH and no $HELM_BIN",
+            "the embedded engine takes [NAME] CHART, -f, --set and --namespace",
+        )
+    values = [v for f, v in flags if f in ("-f", "--values") and v is not None]
+    sets = [v for f, v in flags if f == "--set" and v is not None]
+    namespaces = [v for f, v in flags if f in ("-n", "--namespace") and v is not None]
+    name = positionals[0] if len(positionals) == 2 else "release-name"  # Helm's default
+    namespace = namespaces[-1] if namespaces else os.environ.get("HELM_NAMESPACE") or "default"
+    return _render_embedded(positionals[-1], values, sets, name, namespace)
+
+
+def _run_helm(cmd: list[str]) -> str:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise _cannot_render(f"helm template failed: {done.stderr.strip()}")
+    return done.stdout
+
+
 def render_chart(
     chart: str,
     values_files: list[str] | None = None,
@@ -59,14 +141,7 @@ def render_chart(
             cmd += ["--values", path]
         for expr in set_values or []:
             cmd += ["--set", expr]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SlinkyError(
-                [Problem(f"helm template failed: {done.stderr.strip()}")],
-                EXIT_INPUT,
-                "cannot render the chart",
-            )
-        return done.stdout
+        return _run_helm(cmd)
     return _render_embedded(chart, values_files or [], set_values or [], release, namespace)
 
 

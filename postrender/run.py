@@ -15,7 +15,7 @@ import os
 import sys
 
 from postrender import __version__, logfile
-from postrender.errors import EXIT_INTERNAL, EXIT_USAGE, SlinkyError
+from postrender.errors import EXIT_INTERNAL, EXIT_USAGE, SlinkyError, printable
 from postrender.stream import DEFAULT_MAX_INPUT_BYTES
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
@@ -103,12 +103,16 @@ def parser() -> argparse.ArgumentParser:
 def _report(message: str, log: str | None) -> None:
     """Error to stderr and, if configured, the log file."""
     if log is not None and logfile.append(log, message):
-        message += f"\n(also written to {log})"
+        message += f"\n(also written to {printable(log)})"
     print(message, file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the post-renderer; the exit code is returned (0 on success)."""
+    if sys.stderr is None:
+        # Started with stderr closed (``2>&-``): print() and argparse would then write
+        # messages to stdout, which must carry nothing but the manifests.
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
     args = parser().parse_args(argv)
     log = logfile.resolve(args.log_file)
     max_bytes = args.max_input_bytes
@@ -138,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     if args.verbose:
         for change in result.changes:
-            print(f"{change.op} {change.path}: {change.reason}", file=sys.stderr)
+            print(printable(f"{change.op} {change.path}: {change.reason}"), file=sys.stderr)
         for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
+            print(f"note: {printable(note)}", file=sys.stderr)
     sys.stdout.buffer.write(output)
     sys.stdout.buffer.flush()
     return 0

@@ -45,7 +45,7 @@ _SOURCE = re.compile(r"#\s*Source:\s*(\S+)")
 class Document:
     """One document of the stream: its exact text and, if it has content, its object."""
 
-    __slots__ = ("added", "body", "changed", "head", "index", "raw", "source")
+    __slots__ = ("added", "before", "body", "changed", "head", "index", "raw", "source")
 
     def __init__(
         self,
@@ -64,6 +64,10 @@ class Document:
         self.source = source  # template file: "# Source:" line or the Helm 4 annotation
         self.changed = changed
         self.added = added
+        # For an added document: the stream document that references it. Helm 3 creates
+        # objects in stream order and the operator's webhook denies a Controller whose
+        # configFileRefs name a ConfigMap that does not exist yet, so it is written first.
+        self.before: Document | None = None
 
     @property
     def kind(self) -> str:
@@ -286,10 +290,34 @@ def _end_marker(raw: str) -> str:
     return last[0] if _DOC_END.match(last[0]) else ""
 
 
+def _opens(head: str) -> bool:
+    """Whether a document's head starts it with a ``---`` line."""
+    return any(_SEPARATOR.match(line) for line in head.splitlines())
+
+
+def output_order(stream: Stream) -> list[Document]:
+    """Input order; an added document just before the document that references it, the
+    others (referenced by nothing in the stream) last, in the order they were added."""
+    ahead: dict[int, list[Document]] = {}
+    last: list[Document] = []
+    for doc in stream.added:
+        if doc.before is None:
+            last.append(doc)
+        else:
+            ahead.setdefault(id(doc.before), []).append(doc)
+    order: list[Document] = []
+    for doc in stream.documents:
+        order.extend(ahead.get(id(doc), ()))
+        order.append(doc)
+    return order + last
+
+
 def write_stream(stream: Stream) -> str:
-    """Untouched documents verbatim, changed ones re-serialized, added ones last."""
+    """Untouched documents verbatim, changed ones re-serialized, added ones where Helm 3 can
+    apply them (:func:`output_order`)."""
     parts: list[str] = []
-    for doc in [*stream.documents, *stream.added]:
+    previous: Document | None = None
+    for doc in output_order(stream) if stream.added else stream.documents:
         text = (
             doc.head + dump(doc.body) + _end_marker(doc.raw)
             if doc.changed or doc.added
@@ -297,5 +325,8 @@ def write_stream(stream: Stream) -> str:
         )
         if parts and parts[-1][-1:] not in _YAML_BREAKS:  # only an input without a final newline
             parts.append(stream.newline)
+        if previous is not None and previous.before is doc and not _opens(doc.head or text):
+            parts.append("---" + stream.newline)  # it was the first document: no separator
         parts.append(text)
+        previous = doc
     return "".join(parts)

@@ -31,6 +31,7 @@ from typing import Any
 import click
 
 from postrender.errors import EXIT_FINDINGS, EXIT_INPUT, Problem, SlinkyError
+from postrender.k8s import DNS_SUBDOMAIN
 from postrender.profiles import Partition, Profile
 from postrender.slurmconf import ConfError, Gres, render_option
 
@@ -438,7 +439,16 @@ def fullname(release: str) -> str:
 def kubectl_scontrol(
     kubectl: str, namespace: str, pod: str, container: str, context: str | None = None
 ) -> list[str]:
-    """``kubectl exec`` into the slurmctld container, up to and including ``scontrol``."""
+    """``kubectl exec`` into the slurmctld container, up to and including ``scontrol``.
+
+    The names must be Kubernetes names: ``--pod=--server=https://x`` would otherwise be
+    read by kubectl as a flag. The context is any text, always read as --context's value."""
+    for option, value in (("--namespace", namespace), ("--pod", pod), ("--container", container)):
+        if not DNS_SUBDOMAIN.fullmatch(value):
+            raise click.BadParameter(
+                f"{value!r} is not a Kubernetes name (lowercase letters, digits, '-', '.')",
+                param_hint=option,
+            )
     argv = shlex.split(kubectl)
     if context:
         argv += ["--context", context]

@@ -88,16 +88,34 @@ def test_controller_gets_partition_lines_grestypes_and_gres_conf() -> None:
     }
 
 
-def test_added_document_carries_source_comment_and_comes_last() -> None:
+def test_added_document_carries_source_comment() -> None:
     output = post_render(RELEASE_13, GPU_CPU).output
-    assert output.endswith("AutoDetect=nvidia\n")
     assert "---\n# Source: slurm/templates/slinky-pr/gres-conf.yaml\n" in output
+
+
+@pytest.mark.parametrize("text", [RELEASE_13, HELM4_13], ids=["helm3", "helm4"])
+def test_gres_configmap_comes_before_the_controller_that_references_it(text: str) -> None:
+    # Helm 3 creates objects in stream order and the operator's Controller webhook denies
+    # configFileRefs naming a ConfigMap that does not exist yet.
+    docs = read_stream(post_render(text, GPU_CPU).output).documents
+    gres = next(i for i, d in enumerate(docs) if d.name == "slinky-slurm-gres-conf")
+    assert docs[gres + 1].kind == "Controller"
+    assert [d.kind for d in docs].count("Controller") == 1
+
+
+def test_a_moved_document_keeps_the_next_one_separate() -> None:
+    # The Controller opens the Helm 4 stream without a `---`: ahead of it, the added
+    # ConfigMap needs one after it, or the two would be read as one document.
+    docs = read_stream(post_render(HELM4_13, GPU_CPU).output).documents
+    assert not HELM4_13.startswith("---")
+    assert [d.kind for d in docs[:2]] == ["ConfigMap", "Controller"]
+    assert len(docs) == len(read_stream(HELM4_13).documents) + 1
 
 
 def test_untouched_documents_are_byte_identical_and_order_is_kept() -> None:
     result = post_render(RELEASE_13, GPU_CPU)
     before = read_stream(RELEASE_13).documents
-    after = read_stream(result.output).documents
+    after = [d for d in read_stream(result.output).documents if "gres-conf" not in d.label]
     assert [d.label for d in after[: len(before)]] == [d.label for d in before]
     for old, new in zip(before, after, strict=False):
         if old.kind in ("RestApi", "Secret"):

@@ -469,21 +469,3 @@ def test_cli_wrapper_passes_arguments_and_helm_environment(tmp_path: Path) -> No
     assert done.stdout == "slurm /usr/bin/helm explain --config a b\n"
     shutil.rmtree(plugin / ".venv")
     assert run_sh(plugin / "plugin" / "slinky", env=env).returncode == 127
-
-
-def test_install_hook_skips_when_slinky_is_on_path(tmp_path: Path) -> None:
-    plugin = tmp_path / "slinky"
-    shutil.copytree(he.REPO / "plugin", plugin / "plugin")
-    fake_exe(tmp_path / "path" / "slinky", "slinky")
-    env = {"PATH": f"{tmp_path / 'path'}:/usr/bin:/bin"}
-    done = subprocess.run(
-        ["sh", "-c", f"sh {plugin}/plugin/install.sh"], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert "already on PATH" in done.stdout
-    assert not (plugin / ".venv").exists()
-    bad = run_sh(
-        plugin / "plugin" / "install.sh", str(tmp_path / "v"), env={**env, "SLINKY_PYTHON": "nope"}
-    )
-    assert bad.returncode == 1
-    assert "'nope' not found" in bad.stderr

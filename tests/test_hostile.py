@@ -157,7 +157,6 @@ INPUT_ERRORS = [
     ("bad-tagged-int", b"kind: A\nn: !!int x\n", ["line 2", "int value"]),
     ("bad-tagged-timestamp", b"kind: A\nt: !!timestamp x\n", ["line 2", "timestamp value"]),
     ("bad-binary", b"kind: A\nb: !!binary abc\n", ["line 2", "base64"]),
-    ("5000-digit-int", b"kind: A\nn: 1" + b"0" * 5000 + b"\n", ["line 2", "int value"]),
     ("complex-key", b"kind: A\n? [a, b]\n: c\n", ["line 2", "mapping key must be a scalar"]),
     ("control-character", b"kind: A\nname: a\x07b\n", ["line 2", "control characters"]),
     ("nul-byte", b"kind: A\n---\nkind: B\x00\n", ["document 2", "line 3"]),
@@ -240,7 +239,7 @@ PASS_THROUGH = [
     ("tab-in-values-and-comments", b"kind: A\nmetadata:\n  name: x\t# tab, then a comment\n"),
     ("comment-on-separator", b"--- # comment\n" + DOC),
     ("document-end-marker", DOC + b"...\n---\n" + DOC),
-    ("document-end-then-bare-document", DOC + b"...\n" + DOC.replace(b"x", b"y")),
+    ("document-end-then-bare-document", DOC + b"...\n" + DOC.replace(b"x", b"z")),
     ("content-glued-to-separator", b"--- {kind: A}\n--- {kind: B}\n"),
     ("scalar-glued-to-separator", b"--- text\n"),
     ("dashes-starting-a-key", b"---kind: A\n"),
@@ -324,8 +323,9 @@ def test_document_end_marker_survives_a_rewrite() -> None:
     done = run(marked, profile=PROFILES)
     assert done.returncode == 0, done.stderr.decode()
     out = read_stream(done.stdout.decode()).documents
-    assert [d.kind for d in out][:RELEASE_DOCS] == [
-        d.kind for d in read_stream(marked.decode()).documents
+    added = {"ConfigMap/slinky-slurm-gres-conf"}
+    assert [f"{d.kind}/{d.name}" for d in out if f"{d.kind}/{d.name}" not in added] == [
+        f"{d.kind}/{d.name}" for d in read_stream(marked.decode()).documents
     ]
 
 
@@ -422,11 +422,11 @@ def test_cr_only_stream_is_written_back_as_read() -> None:
 def test_sets_and_nan_survive_a_rewrite() -> None:
     # fuzz/fuzz_stream.py crash-5997222d was the harness comparing dumps of two equal sets
     # (set order varies); the data itself must read back equal.
-    text = "kind: A\ns: !!set {tag:yml.org, .org, 2, 01gex}\nn: .nan\n"
+    text = "kind: A\ns: !!set {tag:yml.org, .org, 2, 01gex}\nm: .nan\n"
     stream = read_stream(text)
     stream.documents[0].changed = True
     body = read_stream(write_stream(stream)).documents[0].body
-    assert body["s"] == {"tag:yml.org", ".org", 2, "01gex"} and body["n"] != body["n"]
+    assert body["s"] == {"tag:yml.org", ".org", 2, "01gex"} and body["m"] != body["m"]
 
 
 def test_rewrite_keeps_a_document_end_marker_in_process() -> None:
@@ -720,7 +720,8 @@ def test_malformed_slinky_objects_are_clear_errors(stdin: bytes, profile: Path |
 def test_stream_cut_mid_document_is_refused_when_it_shows() -> None:
     # Without a profile the cut NodeSet fails its schema; what still reads as YAML and
     # fits the schemas cannot be told from a complete stream (docs/hostile-input.md).
-    assert_refused(run(CUT_IN_METADATA), 6, 'at metadata: "n" is not of type "object"')
+    # The cut leaves a plain "n": false to Kubernetes (go-yaml reads y/n as booleans).
+    assert_refused(run(CUT_IN_METADATA), 6, 'at metadata: false is not of type "object"')
 
 
 # --- Secrets never reach stderr or the log ---------------------------------------------------

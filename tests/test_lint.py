@@ -86,9 +86,11 @@ def test_circulating_locations_point_into_the_inputs() -> None:
     lines = {f.rule: f.line for f in lint_circulating().findings}
     profile = (CIRCULATING / "profiles.yaml").read_text().splitlines()
     karpenter = (CIRCULATING / "karpenter.yaml").read_text().splitlines()
-    assert profile[lines["SPR-I001"] - 1].strip() == "- name: gpu-partition"
+    # the line of the finding's key, not of the object or profile entry holding it
+    assert profile[lines["SPR-I001"] - 1].strip() == 'instance_types: ["p4dn.24xlarge"]'
     assert karpenter[lines["SPR-K001"] - 1] == "apiVersion: karpenter.sh/v1beta1"
     assert karpenter[lines["SPR-K002"] - 1] == "apiVersion: karpenter.aws/v1beta1"
+    assert karpenter[lines["SPR-K003"] - 1].strip().startswith("nodeClassRef:")
 
 
 def test_fixed_catalogue_is_clean_and_post_rendered() -> None:
@@ -371,7 +373,7 @@ def test_github_annotations() -> None:
     assert len(lines) == 6
     first = lines[0]
     assert re.match(
-        r"::error file=.*profiles.yaml,line=11,title=SPR-I001 Partition/gpu-partition::", first
+        r"::error file=.*profiles.yaml,line=12,title=SPR-I001 Partition/gpu-partition::", first
     )
 
 

@@ -280,11 +280,15 @@ def test_post_render_keeps_every_document_and_changes_only_what_it_owns(
     text, profile, may_change = release
     result = post_render(text, profile)
     before = read_stream(text).documents
-    after = read_stream(result.output).documents
+    output = read_stream(result.output).documents
+    added = [d for d in output if identity(d) not in {identity(b) for b in before}]
+    after = [d for d in output if d not in added]
 
-    # every input document, in its place; anything more was added at the end
-    assert [identity(d) for d in after[: len(before)]] == [identity(d) for d in before]
-    assert all(d.kind == "ConfigMap" for d in after[len(before) :])
+    # every input document, in its place; the added gres.conf just ahead of its Controller
+    assert [identity(d) for d in after] == [identity(d) for d in before]
+    assert all(d.kind == "ConfigMap" for d in added)
+    for doc in added:
+        assert output[output.index(doc) + 1].kind == "Controller"
 
     for i, (old, new) in enumerate(zip(before, after[: len(before)], strict=True)):
         if i not in may_change:

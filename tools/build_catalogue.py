@@ -176,7 +176,7 @@ def build(aws_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Build the EC2 instance-type catalogue.")
-    parser.add_argument("--aws", type=Path, default=DEFAULT_AWS, help="directory of the upstream AWS data files")
+    parser.add_argument("--aws", type=Path, default=DEFAULT_AWS, help="upstream AWS data directory")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output JSON file")
     args = parser.parse_args(argv)
     if not args.aws.is_dir():

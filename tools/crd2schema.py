@@ -5,9 +5,9 @@ Usage (from the repository root)::
     python tools/crd2schema.py [--crds DIR ...] [--out DIR]
 
 By default the CRDs are read from ``testdata/upstream/crds`` (upstream copies, with their
-sources in ``testdata/upstream/SOURCE.md``). The output directory (default ``schemas/k8s``) is fully generated: every run
-rewrites all files, deletes ``*.json`` files it did not produce, and produces byte-identical
-output for identical input.
+sources in ``testdata/upstream/SOURCE.md``). The output directory (default ``schemas/k8s``)
+is fully generated: every run rewrites all files, deletes ``*.json`` files it did not
+produce, and produces byte-identical output for identical input.
 
 The conversion follows kubeconform's ``openapi2jsonschema``: each served version's
 ``openAPIV3Schema`` becomes one standalone schema, with these Kubernetes extensions mapped

@@ -1,18 +1,22 @@
-"""Lint findings as text (grouped by object), JSON, SARIF 2.1.0 or GitHub annotations."""
+"""Lint findings as text (grouped by object), JSON, SARIF 2.1.0, GitHub annotations or
+JUnit XML; and, in every machine format, a valid document saying when lint could not run."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import asdict
 from types import ModuleType
 from typing import Any
 
 from postrender import __version__
-from postrender.lint.finding import SEVERITIES, Finding
+from postrender.lint.finding import SEVERITIES, Finding, at_least
 from postrender.lint.runner import LintResult
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "junit")
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
@@ -76,9 +80,16 @@ def json_report(result: LintResult) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
+def _repository_path(path: str) -> str:
+    """``path`` relative to the working directory (the repository root in CI) when inside it:
+    code scanning resolves SARIF URIs against the checkout."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative.replace(os.sep, "/")
+
+
 def _location(f: Finding) -> dict[str, Any]:
     location: dict[str, Any] = {}
-    uri = f.file if f.file and f.file != "-" else f.source
+    uri = _repository_path(f.file) if f.file and f.file != "-" else f.source
     if uri:
         physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
         if f.line and f.file and f.file != "-":
@@ -93,20 +104,79 @@ def _camel(module: ModuleType) -> str:
     return "".join(part.title() for part in module.__name__.rsplit(".", 1)[-1].split("_"))
 
 
-def sarif(result: LintResult, rules: Mapping[str, ModuleType]) -> str:
-    """SARIF 2.1.0, one run, every rule described (for code-scanning UIs)."""
-    ids = list(rules)
-    descriptors = [
+_LITERAL = re.compile(r"``(.+?)``", re.S)
+_BLOCK = re.compile(r"^(?P<label>[^\n]*)::\n\n(?P<body>(?:(?:    [^\n]*)?\n?)+)", re.M)
+
+
+def rule_markdown(doc: str) -> str:
+    """A rule's docstring (``literals``, ``**bold**``, ``LABEL::`` + indented block) as
+    Markdown, for SARIF's ``help.markdown``."""
+
+    def fence(match: re.Match[str]) -> str:
+        body = "\n".join(line[4:] for line in match["body"].rstrip("\n").splitlines())
+        return f"{match['label']}:\n\n```yaml\n{body}\n```\n\n"
+
+    return _BLOCK.sub(fence, _LITERAL.sub(r"`\1`", doc.strip()))
+
+
+def rule_terminal(doc: str, colour: bool = False) -> str:
+    """The same docstring for a terminal: no markup; bold headings where there is colour."""
+    text = _BLOCK.sub(lambda m: f"{m['label']}:\n\n{m['body']}", _LITERAL.sub(r"\1", doc))
+    bold = re.compile(r"\*\*(.+?)\*\*")
+    return bold.sub(rf"{_BOLD}\1{_RESET}" if colour else r"\1", text)
+
+
+def _descriptors(rules: Mapping[str, ModuleType]) -> list[dict[str, Any]]:
+    return [
         {
             "id": rule_id,
             "name": _camel(module),
             "shortDescription": {"text": title(module)},
             "fullDescription": {"text": (module.__doc__ or "").strip()},
-            "help": {"text": (module.__doc__ or "").strip()},
+            "help": {
+                "text": rule_terminal((module.__doc__ or "").strip()),
+                "markdown": rule_markdown(module.__doc__ or ""),
+            },
             "defaultConfiguration": {"level": _SARIF_LEVEL[module.SEVERITY]},
         }
         for rule_id, module in rules.items()
     ]
+
+
+def _sarif_log(
+    results: list[dict[str, Any]], rules: Mapping[str, ModuleType], errors: list[str]
+) -> str:
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "slinky-lint",
+                        "semanticVersion": __version__,
+                        "version": __version__,
+                        "rules": _descriptors(rules),
+                    }
+                },
+                "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": not errors,
+                        "toolExecutionNotifications": [
+                            {"message": {"text": e}, "level": "error"} for e in errors
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"
+
+
+def sarif(result: LintResult, rules: Mapping[str, ModuleType]) -> str:
+    """SARIF 2.1.0, one run, every rule described (for code-scanning UIs)."""
+    ids = list(rules)
     results = []
     for f in result.findings:
         message = f.message + (f" (hint: {f.hint})" if f.hint else "")
@@ -119,32 +189,7 @@ def sarif(result: LintResult, rules: Mapping[str, ModuleType]) -> str:
         if f.rule in ids:
             entry["ruleIndex"] = ids.index(f.rule)
         results.append(entry)
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "slinky-lint",
-                        "semanticVersion": __version__,
-                        "version": __version__,
-                        "rules": descriptors,
-                    }
-                },
-                "results": results,
-                "invocations": [
-                    {
-                        "executionSuccessful": not result.errors,
-                        "toolExecutionNotifications": [
-                            {"message": {"text": e}, "level": "error"} for e in result.errors
-                        ],
-                    }
-                ],
-            }
-        ],
-    }
-    return json.dumps(log, indent=2) + "\n"
+    return _sarif_log(results, rules, result.errors)
 
 
 def _escape(value: str, property_value: bool = False) -> str:
@@ -172,7 +217,60 @@ def github(result: LintResult) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def render(result: LintResult, fmt: str, rules: Mapping[str, ModuleType], colour: bool) -> str:
+def junit(result: LintResult, rules: Mapping[str, ModuleType], fail_on: str = "error") -> str:
+    """JUnit XML, as CI systems read it: a test case per rule that found nothing and per
+    finding; findings at ``fail_on`` or above are failures, the rest pass with their text."""
+    suite = ET.Element("testsuite", name="slinky-lint")
+    failures = 0
+    found = {f.rule for f in result.findings}
+    for rule_id, module in rules.items():
+        if rule_id not in found:
+            ET.SubElement(suite, "testcase", classname=rule_id, name=title(module))
+    for f in result.findings:
+        case = ET.SubElement(
+            suite, "testcase", classname=f.rule, name=f"{f.object} {f.path or ''}".strip()
+        )
+        if f.file and f.file != "-":
+            case.set("file", _repository_path(f.file))
+            if f.line:
+                case.set("line", str(f.line))
+        text = f"{f.location or f.source or ''}: {f.message}" + (
+            f"\nhint: {f.hint}" if f.hint else ""
+        )
+        if at_least(f.severity, fail_on):
+            failures += 1
+            failure = ET.SubElement(case, "failure", message=f.message, type=f.severity)
+            failure.text = text
+        else:
+            ET.SubElement(case, "system-out").text = f"{f.severity}: {text}"
+    return _junit_document(suite, failures, result.errors)
+
+
+def _junit_document(suite: ET.Element, failures: int, errors: list[str]) -> str:
+    for message in errors:
+        case = ET.SubElement(suite, "testcase", classname="slinky-lint", name="run")
+        ET.SubElement(case, "error", message=message, type="could not run").text = message
+    counts = {
+        "tests": str(len(suite)),
+        "failures": str(failures),
+        "errors": str(len(errors)),
+        "skipped": "0",
+    }
+    for key, value in counts.items():
+        suite.set(key, value)
+    root = ET.Element("testsuites", {"name": "slinky-lint", **counts})
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def render(
+    result: LintResult,
+    fmt: str,
+    rules: Mapping[str, ModuleType],
+    colour: bool,
+    fail_on: str = "error",
+) -> str:
     """The report in one of :data:`FORMATS`."""
     if fmt == "json":
         return json_report(result)
@@ -180,7 +278,30 @@ def render(result: LintResult, fmt: str, rules: Mapping[str, ModuleType], colour
         return sarif(result, rules)
     if fmt == "github":
         return github(result)
+    if fmt == "junit":
+        return junit(result, rules, fail_on)
     return text(result, colour)
+
+
+def cannot_run(message: str, fmt: str, rules: Mapping[str, ModuleType]) -> str:
+    """The document for a lint that could not run (a profile missing, a chart that does not
+    render): never an empty or a clean-looking report. Text output has none (stderr says)."""
+    if fmt == "json":
+        empty = {s: 0 for s in (*SEVERITIES, "suppressed")}
+        data: dict[str, Any] = {
+            "post_rendered": False,
+            "findings": [],
+            "summary": empty,
+            "errors": [message],
+        }
+        return json.dumps(data, indent=2) + "\n"
+    if fmt == "sarif":
+        return _sarif_log([], rules, [message])
+    if fmt == "junit":
+        return _junit_document(ET.Element("testsuite", name="slinky-lint"), 0, [message])
+    if fmt == "github":
+        return f"::error title=slinky lint could not run::{_escape(message)}\n"
+    return ""
 
 
 def list_rules(rules: Mapping[str, ModuleType]) -> str:

@@ -18,6 +18,7 @@ from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 from postrender.lint.config import LintConfig
 from postrender.lint.context import LintContext
 from postrender.lint.finding import SEVERITIES, Finding, at_least
+from postrender.lint.locate import key_lines
 from postrender.lint.objects import Obj, index_stream
 from postrender.lint.rules import RULES
 from postrender.profiles import Profile, load_profile
@@ -206,6 +207,7 @@ def run(
         for f in found
         if f.rule not in ignored.get(f.object, ()) and not config.ignores(f.rule, f.object)
     ]
+    kept = key_lines(kept)
     order = _order(ctx)
     kept.sort(key=lambda f: (order.get(f.object, 0), f.object, f.line or 0, f.rule, f.path or ""))
     return LintResult(kept, len(found) - len(kept), errors, ctx.post_rendered)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from postrender.errors import Problem
+from postrender.k8s import MAX_NAME
 from postrender.plan import Why, lookup
 from postrender.release import SlinkyObject
 from postrender.slurmconf import conf_lines, join_block, merge_conf_key
@@ -37,10 +38,22 @@ def _merge_key(
     ctx.edits.set(controller.doc, [*controller.prefix, "spec", "extraConf"], after, why)
 
 
-def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> str:
-    """Add the gres.conf ConfigMap; return its name."""
+def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> str | None:
+    """Add the gres.conf ConfigMap; return its name (None if it cannot have one)."""
     meta = controller.obj.get("metadata") or {}
     name = f"{meta.get('name', 'slurm')}-gres-conf"
+    if len(name) > MAX_NAME:
+        ctx.problems.append(
+            Problem(
+                f"the gres.conf ConfigMap would be named {name[:40]}... ({len(name)} "
+                f"characters): Kubernetes allows {MAX_NAME}",
+                document=controller.doc.label,
+                path="metadata.name",
+                hint=f"give the Controller a name of at most {MAX_NAME - len('-gres-conf')} "
+                "characters, or reference a gres.conf ConfigMap of your own",
+            )
+        )
+        return None
     source = f"{ctx.release.stream.chart}/templates/slinky-pr/gres-conf.yaml"
     metadata: dict[str, Any] = {"name": name}
     if meta.get("namespace"):
@@ -57,7 +70,8 @@ def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> 
     }
     head = ctx.release.stream.added_head(source)
     doc = Document(index=-1, raw="", head=head, body=body, source=source)
-    ctx.edits.add_document(doc, Why(f"gres.conf with AutoDetect={autodetect}", field="gres_conf"))
+    why = Why(f"gres.conf with AutoDetect={autodetect}", field="gres_conf")
+    ctx.edits.add_document(doc, why, before=controller.doc)
     return name
 
 
@@ -117,7 +131,21 @@ def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
     release = ctx.release
     refs = lookup(controller.obj, ["spec", "configFileRefs"]) or []
     referenced = {r.get("name") for r in refs if isinstance(r, dict)}
-    carrying = [c for c in release.configmaps if "gres.conf" in (c.obj.get("data") or {})]
+    carrying = []
+    for configmap in release.configmaps:
+        if "gres.conf" not in (configmap.obj.get("data") or {}):
+            continue
+        if not isinstance(lookup(configmap.obj, ["metadata", "name"]), str):
+            ctx.problems.append(
+                Problem(
+                    "this ConfigMap carries a gres.conf but has no name to mount it by",
+                    document=configmap.doc.label,
+                    path="metadata.name",
+                    hint="give the ConfigMap a metadata.name (Kubernetes requires one)",
+                )
+            )
+            return
+        carrying.append(configmap)
     carrying.sort(key=lambda c: c.obj["metadata"]["name"] not in referenced)
     if carrying:
         existing = carrying[0]
@@ -136,7 +164,10 @@ def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
         if name in referenced:
             return
     else:
-        name = _gres_configmap(ctx, controller, str(release.profile.gres_conf))
+        added = _gres_configmap(ctx, controller, str(release.profile.gres_conf))
+        if added is None:
+            return
+        name = added
     why = Why(f"mount gres.conf from ConfigMap {name}", field="gres_conf")
     ctx.edits.append(
         controller.doc, [*controller.prefix, "spec", "configFileRefs"], {"name": name}, why

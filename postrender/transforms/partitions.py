@@ -58,6 +58,7 @@ def apply(ctx: Context) -> None:
             if is_default(str(spec_partition.get("config") or "")):
                 defaults.append(f"NodeSet {nodeset_key(nodeset.obj)} partition")
 
+    whys: list[Why] = []
     for name, partition in release.profile.partitions.items():
         nodes = nodes_of.get(name)
         if not nodes:
@@ -127,6 +128,6 @@ def apply(ctx: Context) -> None:
             )
             continue
         lines.append(line)
-        why = Why(f"partition line {line}", partition.name, "options")
-        path = [*controller.prefix, "spec", "extraConf"]
-        ctx.edits.set(controller.doc, path, join_block(lines, before), why)
+        whys.append(Why(f"partition line {line}", partition.name, "options"))
+    path = [*controller.prefix, "spec", "extraConf"]
+    ctx.edits.set_for_each(controller.doc, path, join_block(lines, before), whys)
