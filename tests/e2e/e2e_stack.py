@@ -8,11 +8,12 @@ Ctrl-C and SIGTERM. Where a binary is missing the tests skip, and fail under CI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT / "tools" / "e2e"))
 import devcluster  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
+Completed = subprocess.CompletedProcess[str]
 E2E_DATA = ROOT / "testdata" / "e2e"
 PROFILES = ROOT / "testdata" / "examples" / "profiles.yaml"
 #: Two NodeSets, `gpu` (gpu-partition) and `cpu` (cpu-partition), as the upstream renders.
@@ -76,8 +78,10 @@ class Helm:
     """One Helm CLI with its own config, data, cache and plugin directories, talking to
     the control plane. PATH: the test virtualenv (slinky-pr, slinky) and the system."""
 
-    def __init__(self, binary: Path, home: Path, kubeconfig: Path) -> None:
+    def __init__(self, binary: Path, home: Path, cluster: devcluster.Cluster) -> None:
         self.binary = binary
+        self.cluster = cluster
+        kubeconfig = cluster.kubeconfig
         self.env = {
             **os.environ,
             "PATH": os.pathsep.join([str(VENV_BIN), "/usr/bin", "/bin"]),
@@ -113,7 +117,7 @@ class Helm:
 
 def helm_for(name: str, home: Path, cluster: devcluster.Cluster) -> Helm:
     need_binaries(name)
-    return Helm(devcluster.BIN / name, home, cluster.kubeconfig)
+    return Helm(devcluster.BIN / name, home, cluster)
 
 
 def get(cluster: devcluster.Cluster, kind: str, namespace: str, name: str = "") -> Any:
@@ -137,3 +141,24 @@ def eventually(check: Any, timeout: float = 60.0) -> Any:
         if time.monotonic() > deadline:
             raise error
         time.sleep(0.5)
+
+
+#: Operator 1.0.1's Controller webhook reads ConfigMaps through its informer cache: a
+#: ConfigMap Helm created a moment before the Controller can still be missing there.
+WEBHOOK_CACHE_MISS = re.compile(
+    r'webhook "controller-[^"]*" denied the request: ConfigMap "([^"]+)" not found'
+)
+
+
+def retry_webhook_cache_miss(
+    cluster: devcluster.Cluster, namespace: str, run: Callable[[], Completed]
+) -> Completed:
+    """``run()`` (a Helm install or upgrade); run again once if the Controller webhook
+    denied it for a ConfigMap that the API server does have (its cache lagged). A
+    ConfigMap created after the Controller, or not at all, still fails: kubectl raises."""
+    done = run()
+    miss = WEBHOOK_CACHE_MISS.search(done.stderr)
+    if done.returncode != 0 and miss:
+        cluster.kubectl("get", "configmap", miss.group(1), "-n", namespace)
+        done = run()
+    return done

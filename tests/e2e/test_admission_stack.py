@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from devcluster import Cluster, ClusterError
-from e2e_stack import PROFILES, ROOT, VALUES, VENV_BIN, helm_for
+from e2e_stack import PROFILES, ROOT, VALUES, VENV_BIN, WEBHOOK_CACHE_MISS, helm_for
 
 NAMESPACE = "admission"
 GOLDEN = ROOT / "testdata" / "golden"
@@ -38,7 +38,12 @@ def release(cluster: Cluster, chart: Path, tmp_path_factory: pytest.TempPathFact
     ).stdout  # fmt: skip
     docs = [d for d in yaml.safe_load_all(out) if isinstance(d, dict)]
     cluster.kubectl("create", "namespace", NAMESPACE)
-    cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump_all(docs))
+    stream = yaml.safe_dump_all(docs)
+    try:
+        cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=stream)
+    except ClusterError as err:  # once, for the webhook's cache (e2e_stack)
+        assert WEBHOOK_CACHE_MISS.search(str(err)), err
+        cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=stream)
     return docs
 
 
@@ -56,7 +61,7 @@ def server_denial(cluster: Cluster, doc: Doc) -> str | None:
 def lint_errors(stream: list[Doc], objects: list[Doc], tmp_path: Path) -> list[Doc]:
     release = tmp_path / "release.yaml"
     release.write_text(yaml.safe_dump_all(stream))
-    argv = [VENV_BIN / "slinky", "lint", release, "--config", PROFILES, "-n", NAMESPACE]
+    argv = [VENV_BIN / "slinky", "lint", release, "--config", PROFILES]
     if objects:
         extra = tmp_path / "cluster-objects.yaml"
         extra.write_text(yaml.safe_dump_all(objects))
@@ -136,7 +141,6 @@ def restricted_requirement(doc: Doc) -> None:
 
 
 GPU_LIMITS = ("spec", "slurmd", "resources", "limits")
-TOLERATION = ("spec", "template", "spec", "tolerations", 0)
 # name -> (kind, name suffix, mutation)
 CASES: dict[str, tuple[str, str, Mutation]] = {
     "nodeset-replicas-not-an-integer": (
@@ -150,14 +154,9 @@ CASES: dict[str, tuple[str, str, Mutation]] = {
         "-gpu",
         set_path(*GPU_LIMITS, "nvidia.com/gpu", value="eight"),
     ),
-    "nodeset-toleration-unknown-field": (
-        "NodeSet",
-        "-gpu",
-        set_path(*TOLERATION, "effects", value="NoSchedule"),
-    ),
     "nodeset-name-not-dns": ("NodeSet", "-gpu", set_path("metadata", "name", value="Worker_GPU")),
     "controller-missing-config-file": ("Controller", "", add_config_file_ref),
-    "controller-no-slurm-key (CEL)": ("Controller", "", delete_path("spec", "slurmKeyRef")),
+    "controller-no-slurm-key": ("Controller", "", delete_path("spec", "slurmKeyRef")),
     "configmap-data-not-a-string": (
         "ConfigMap",
         "-gres-conf",
@@ -166,8 +165,10 @@ CASES: dict[str, tuple[str, str, Mutation]] = {
     "nodepool-in-without-values (CEL)": ("NodePool", "", empty_requirement_values),
     "nodepool-restricted-label (CEL)": ("NodePool", "", restricted_requirement),
 }
-#: Cases the server denies and `slinky lint` does not report (measured; see module doc).
-LINT_GAPS: set[str] = set()
+#: Cases the server denies and `slinky lint` does not report (measured; see module doc):
+#: lint checks the objects slinky-pr targets against the CRD schemas, not a Controller's
+#: references (the webhook's lookup), its required fields, or object names.
+LINT_GAPS = {"controller-missing-config-file", "controller-no-slurm-key", "nodeset-name-not-dns"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

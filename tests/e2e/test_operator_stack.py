@@ -16,25 +16,39 @@ import devcluster
 import pytest
 import yaml
 from devcluster import Cluster
-from e2e_stack import PROFILES, STATIC_GPU, VALUES, VENV_BIN, eventually, get, helm_for
+from e2e_stack import (
+    PROFILES,
+    STATIC_GPU,
+    VALUES,
+    VENV_BIN,
+    eventually,
+    get,
+    helm_for,
+    retry_webhook_cache_miss,
+)
 
 from postrender.errors import EXIT_INPUT
 from postrender.slurmsim import assemble, operator_slurmd_conf
 
 NAMESPACE = "operator"
-FULLNAME = "slinky-slurm"
+# Operator 1.0.1 confuses Controllers of one name in several namespaces (it sets owner
+# references across namespaces and creates no pods): the other tests' releases are all
+# `slinky`, so this one has a name of its own.
+RELEASE = "opcheck"
+FULLNAME = "opcheck-slurm"
 
 
 @pytest.fixture(scope="module")
 def stream(cluster: Cluster, chart: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Install with the Helm 3 CLI; returns the manifest Helm applied."""
     helm = helm_for("helm3", tmp_path_factory.mktemp("helm3"), cluster)
-    helm(
-        "upgrade", "--install", "slinky", chart, "-n", NAMESPACE, "--create-namespace",
+    done = retry_webhook_cache_miss(cluster, NAMESPACE, lambda: helm(
+        "upgrade", "--install", RELEASE, chart, "-n", NAMESPACE, "--create-namespace",
         "-f", VALUES, "-f", STATIC_GPU, "--post-renderer", "slinky-pr",
-        "--post-renderer-args", f"--config={PROFILES}",
-    )  # fmt: skip
-    return helm("get", "manifest", "slinky", "-n", NAMESPACE).stdout
+        "--post-renderer-args", f"--config={PROFILES}", check=False,
+    ))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return helm("get", "manifest", RELEASE, "-n", NAMESPACE).stdout
 
 
 def slurm_conf(cluster: Cluster) -> dict[str, str]:
@@ -52,13 +66,20 @@ def test_operator_slurm_conf_has_the_partitions_and_gres(cluster: Cluster, strea
     # write its default one
     assert "gres.conf" not in data
 
-    # slurmsim.assemble rebuilds the same NodeSet, partition and extraConf lines
-    sim = assemble(stream)
-    body = [line for line in sim.slurm_conf_body().splitlines() if line]
-    nodes_start = conf.index("### COMPUTE & PARTITION ###")
-    operator_body = [line for line in conf[nodes_start:] if line and not line.startswith("#")]
-    assert operator_body == body[1:]  # body[0]: AccountingStorageType, among the general lines
-    assert "AccountingStorageType=accounting_storage/none" in conf
+    # slurmsim.assemble rebuilds the same NodeSet and partition lines (operator 1.0.1 writes
+    # NodeSets in its cache's order, 1.1.0 sorts them: compared as a set) and the same
+    # extraConf lines, in order
+    sim = assemble(stream).slurm_conf_body().splitlines()
+    assert sim[0] == "AccountingStorageType=accounting_storage/none" and sim[0] in conf
+    nodes = conf.index("### COMPUTE & PARTITION ###")
+    extra = conf.index("### EXTRA CONFIG ###")
+    nodeset_lines = [line.rstrip() for line in conf[nodes:extra] if not line.startswith("#")]
+    sim_nodeset_lines = [
+        line.rstrip() for line in sim if line.startswith(("NodeSet=", "PartitionName="))
+    ]
+    n = len(nodeset_lines)
+    assert sorted(nodeset_lines) == sorted(sim_nodeset_lines[:n])
+    assert [line for line in conf[extra + 1 :] if line] == sim[1 + n :]
 
 
 def slurmd_args(cluster: Cluster) -> dict[str, list[str]]:
@@ -80,7 +101,9 @@ def test_operator_nodeset_pods_run_slurmd_with_the_merged_conf(
         if isinstance(d, dict) and d["kind"] == "NodeSet"
     }
     expected_pods = {f"{name}-0" for name in nodesets}
-    pods = eventually(lambda: expected_pods <= slurmd_args(cluster).keys() and slurmd_args(cluster))
+    pods = eventually(
+        lambda: expected_pods <= slurmd_args(cluster).keys() and slurmd_args(cluster), 120
+    )
     for name, spec in ((n, d["spec"]) for n, d in nodesets.items()):
         key = spec["template"]["spec"]["hostname"].strip("-")
         args = pods[f"{name}-0"]
@@ -101,7 +124,7 @@ def test_verify_reaches_the_api_server_and_stops_where_a_pod_is_needed(
     kubectl = f"{devcluster.binary('kubectl')} --kubeconfig {cluster.kubeconfig}"
     done = subprocess.run(
         [VENV_BIN / "slinky", "verify", "--config", PROFILES, "-n", NAMESPACE,
-         "--release", "slinky", "--kubectl", kubectl],
+         "--release", RELEASE, "--kubectl", kubectl],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == EXIT_INPUT, done.stderr

@@ -102,9 +102,21 @@ if want helm4; then
   build helm4 "helm.sh/helm/v4@$HELM4_VERSION" install_as helm4 \
     "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION" "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION"
 fi
+# Helm 3 takes the Kubernetes version `helm template` assumes from ldflags (as its Makefile
+# does, from its client-go); without them it assumes v1.20 and charts needing more fail.
+helm3_ldflags() {
+  local mod minor f="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION"
+  mod="$(go mod download -json "helm.sh/helm/v3@$HELM3_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')"
+  minor="$(sed -n 's/^\tk8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$mod")"
+  for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    f+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$minor"
+  done
+  echo "$f"
+}
+
 if want helm3; then
-  build helm3 "helm.sh/helm/v3@$HELM3_VERSION" install_as helm3 \
-    "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION"
+  build helm3 "helm.sh/helm/v3@$HELM3_VERSION k8s-ldflags" install_as helm3 \
+    "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION" "$(helm3_ldflags)"
 fi
 if want etcd; then
   build etcd "go.etcd.io/etcd/server/v3 via k8s.io/kubernetes@$KUBERNETES_VERSION" \

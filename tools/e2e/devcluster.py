@@ -348,6 +348,8 @@ def start(cluster: Cluster) -> None:
         # admission plugin that requires them would refuse every pod the operator makes.
         "--disable-admission-plugins", "ServiceAccount",
         "--endpoint-reconciler-type", "none", "--profiling=false",
+        # slurmd runs privileged; a kubelet would pass this, and pods are refused without it
+        "--allow-privileged=true",
     ])  # fmt: skip
     tls = cluster.tls()
     cluster.wait(
