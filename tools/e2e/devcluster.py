@@ -298,13 +298,6 @@ def up(directory: Path) -> Cluster:
     names = ("etcd", "etcd-peer", "apiserver", "webhook-health", "manager-health")
     cluster.ports = {name: free_port() for name in names}
     cluster.ports["webhook"] = WEBHOOK_PORT
-    with socket.socket() as s:
-        try:
-            s.bind(("", WEBHOOK_PORT))
-        except OSError as err:
-            raise ClusterError(
-                f"the operator's webhook port {WEBHOOK_PORT} is taken: {err}"
-            ) from None
     try:
         start(cluster)
     except BaseException:
@@ -368,6 +361,11 @@ def start(cluster: Cluster) -> None:
     (certs / "tls.crt").write_bytes((pki / "webhook.crt").read_bytes())
     (certs / "tls.key").write_bytes((pki / "webhook.key").read_bytes())
     env = {"KUBECONFIG": str(cluster.kubeconfig), "TMPDIR": str(d / "tmp")}
+    with socket.socket() as probe:
+        try:
+            probe.bind(("", WEBHOOK_PORT))
+        except OSError as err:
+            raise ClusterError(f"the webhook port {WEBHOOK_PORT} is taken: {err}") from None
     cluster.spawn("slurm-operator-webhook", [
         binaries["slurm-operator-webhook"],
         "--health-addr", f"127.0.0.1:{ports['webhook-health']}", "--metrics-addr", "0",
@@ -396,8 +394,9 @@ def down(directory: Path) -> None:
 
 @contextlib.contextmanager
 def running(directory: Path) -> Iterator[Cluster]:
-    """``up`` then, whatever happens (SIGTERM included, see on_signals), ``down``."""
-    with on_signals():
+    """``up`` then, whatever happens, ``down``. SIGTERM and SIGHUP are turned into
+    KeyboardInterrupt meanwhile: pytest stops the session on it and runs its teardowns."""
+    with on_signals(KeyboardInterrupt):
         cluster = up(directory)
         try:
             yield cluster
@@ -406,11 +405,14 @@ def running(directory: Path) -> Iterator[Cluster]:
 
 
 @contextlib.contextmanager
-def on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise SystemExit, so ``finally`` blocks stop the processes."""
+def on_signals(exception: type[BaseException] = SystemExit) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``exception`` (SystemExit: with the shell's exit status),
+    so ``finally`` blocks stop the processes."""
 
     def leave(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        if exception is SystemExit:
+            raise SystemExit(128 + signum)
+        raise exception
 
     previous = {s: signal.signal(s, leave) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -436,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     except ClusterError as err:
         print(f"devcluster {args.command}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: up() has stopped what it started
+        print(f"devcluster {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
