@@ -1,4 +1,4 @@
-"""Read the plain block YAML that Helm renders, in Python, as PyYAML reads it.
+"""Read the plain block YAML that Helm renders, in Python, as the PyYAML path reads it.
 
 ``import yaml`` costs ~30 ms of every ``helm upgrade`` here (PyYAML compiles its reader and
 resolver patterns at import), more than reading a typical release. Rendered manifests
@@ -143,14 +143,15 @@ def kube_plain(text: str) -> Any:
             if value < _INT64 or (not sign and value < 2 * _INT64):  # int64, else uint64
                 return value
     if floating.fullmatch(plain):
-        return _finite(plain)
+        return _finite(plain, text)
     return text
 
 
-def _finite(text: str) -> Any:
-    """A float as Go parses it: out of range is an error, and go-yaml keeps the string."""
-    value = float(text)
-    return text if value in (float("inf"), float("-inf")) else value
+def _finite(number: str, text: str | None = None) -> Any:
+    """A float as Go parses it: out of range is an error, and go-yaml keeps the text as
+    written (``_`` included)."""
+    value = float(number)
+    return (text or number) if value in (float("inf"), float("-inf")) else value
 
 
 def _kube_key(text: str) -> Any:

@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # a bug: still nothing on stdout, and the traceback where it can be found
         import traceback
 
-        _report("slinky-pr internal error:\n" + traceback.format_exc(), log)
+        lines = traceback.format_exc().splitlines()  # its messages may quote input names
+        _report("slinky-pr internal error:\n" + "\n".join(map(printable, lines)), log)
         return EXIT_INTERNAL
     if args.verbose:
         for change in result.changes:

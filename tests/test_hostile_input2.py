@@ -8,11 +8,14 @@ The stream cases run the real ``python -m postrender`` as Helm does (``test_host
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_hostile import PROFILES, RELEASE, assert_refused, run
 
 from postrender.errors import EXIT_INVALID, EXIT_PLAN, EXIT_PROFILE
@@ -78,7 +81,8 @@ KUBE_MEANING = [
     ("1_000", 1000), ("-0b101", -5), ("10:30", "10:30"), ("1:30.5", "1:30.5"),
     ("2024-01-01", "2024-01-01"), ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
     ("0000-00-00", "0000-00-00"), ("2024-02-30", "2024-02-30"), ("0x_", "0x_"), ("=", "="),
-    ("<<", "<<"), ("1e400", "1e400"), ("1.2.3", "1.2.3"), ("~", None), ("", None),
+    ("<<", "<<"), ("1e400", "1e400"), ("1_0e400", "1_0e400"), ("1.2.3", "1.2.3"), ("~", None),
+    ("", None),
 ]  # fmt: skip
 
 
@@ -121,6 +125,25 @@ def test_rewritten_documents_keep_every_scalars_meaning() -> None:
     reread = yaml.safe_load(out)
     for key, value in before["q"].items():
         assert reread["q"][key] == value, (key, out)
+
+
+# YAML 1.2.2's core schema, tag resolution (section 10.3.2): what a 1.2 reader makes of a
+# plain scalar other than a string.
+YAML12_NOT_STRING = re.compile(
+    r"null|Null|NULL|~|true|True|TRUE|false|False|FALSE"
+    r"|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN"
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.sampled_from("0123456789-+._:eExXoObBinfaINFNAtTzZ ~yYlLuUrs"), min_size=1))
+def test_strings_a_yaml_12_reader_would_read_otherwise_are_quoted(text: str) -> None:
+    from postrender import blockyaml
+
+    if YAML12_NOT_STRING.fullmatch(text):
+        assert not blockyaml.reads_as_string(text)
 
 
 def test_plain_time_and_date_are_not_converted_on_rewrite() -> None:

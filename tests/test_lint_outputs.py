@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from postrender.lint import RULES, Finding
-from postrender.lint.locate import key_lines
+from postrender.lint.locate import in_chart, in_values, key_lines
 from postrender.lint.report import rule_markdown, rule_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,7 @@ CANNOT_RUN = {
         ["slinky", CHART, "--set-json", "nodesets={", "--config", PROFILES],
         "helm template failed",
     ),
+    "two charts": ([CHART, "--chart", CHART, "--config", PROFILES], "two charts"),
 }
 
 
@@ -223,3 +224,57 @@ def test_key_line_is_found_by_object_identity_when_lines_moved(tmp_path: Path) -
     assert stream.read_text().splitlines()[located.line - 1] == "      tolerations: []"
     quoted = replace(moved, path='spec["template"].spec.tolerations[0]', line=6)
     assert key_lines([quoted])[0].line == located.line
+
+
+def test_sarif_places_a_field_set_in_a_values_file_on_its_line(tmp_path: Path) -> None:
+    """A NodeSet field the user sets in a values file is fixed there: the alert lands on
+    the last -f file that sets it (Helm merges them in order), at the line of the key."""
+    overrides = tmp_path / "values-gpu.yaml"
+    overrides.write_text(
+        "nodesets:\n  gpu:\n    podSpec:\n      tolerations:\n"
+        "        - {key: x, operator: Exists}\n"
+    )
+    chart = CHART.relative_to(ROOT)
+    done = slinky(
+        "lint", "slinky", chart, "-f", chart / "values.yaml", "-f", overrides,
+        "--config", PROFILES, "--format", "sarif",
+    )  # fmt: skip
+    (result,) = json.loads(done.stdout)["runs"][0]["results"]
+    physical = result["locations"][0]["physicalLocation"]
+    assert Path(physical["artifactLocation"]["uri"]).resolve() == overrides
+    assert physical["region"]["startLine"] == 4  # "      tolerations:"
+    without = slinky("lint", "slinky", chart, "-f", chart / "values.yaml", "--config", PROFILES,
+                     "--format", "sarif")  # fmt: skip
+    (result,) = json.loads(without.stdout)["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    uri, line = location["artifactLocation"]["uri"], location["region"]["startLine"]
+    assert uri == "testdata/charts/slinky-fixture/values.yaml"
+    assert (ROOT / uri).read_text().splitlines()[line - 1].strip() == "tolerations: []"
+
+
+def test_github_annotations_name_repository_files_relative_to_the_checkout() -> None:
+    done = slinky(
+        "lint", RELEASE, "--config", CIRCULATING / "profiles.yaml",
+        "--cluster-objects", CIRCULATING / "karpenter.yaml", "--format", "github",
+    )  # fmt: skip
+    files = set(re.findall(r"file=([^,]+),", done.stdout))
+    assert files == {
+        "testdata/lint/circulating/profiles.yaml",
+        "testdata/lint/circulating/karpenter.yaml",
+    }
+
+
+def test_a_values_file_too_deep_to_compose_leaves_the_finding_where_it_was(
+    tmp_path: Path,
+) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("nodesets: {gpu: {podSpec: {tolerations: " + "[" * 5000 + "]" * 5000 + "}}}\n")
+    finding = Finding("m", "NodeSet/x", path="spec.template.spec.tolerations", source="s/t.yaml")
+    assert in_values([finding], [str(deep)], {"NodeSet/x": "gpu"}) == [finding]
+
+
+def test_a_source_comment_pointing_out_of_the_chart_is_not_followed() -> None:
+    finding = Finding("m", "NodeSet/x", path="spec", source="slurm/../../../README.md")
+    assert in_chart([finding], {"slurm": str(CHART)}) == [finding]
+    inside = replace(finding, source="slurm/templates/nodeset/nodeset-cr.yaml")
+    assert in_chart([inside], {"slurm": str(CHART)})[0].file is not None

@@ -28,6 +28,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from postrender.blockyaml import kube_plain
 from postrender.engine import post_render
 from postrender.errors import EXIT_PLAN, SlinkyError
 from postrender.profiles import Profile, parse_profile
@@ -151,7 +152,10 @@ def nodeset(draw: st.DrawFn, key: str, partition_name: str | None, how: str) -> 
     elif how == "template":  # chart 1.0.x
         template["metadata"]["annotations"] = {ANNOTATION: partition_name}
     if draw(st.booleans()):
-        meta.setdefault("annotations", {})["example.com/kept"] = draw(st.text(TEXT, max_size=10))
+        # An annotation Kubernetes accepts: PyYAML writes "y" plain, which Kubernetes reads
+        # as a boolean (slinky-pr refuses that, as the API server would).
+        kept = st.text(TEXT, max_size=10).filter(lambda v: isinstance(kube_plain(v), str))
+        meta.setdefault("annotations", {})["example.com/kept"] = draw(kept)
     if draw(st.booleans()):
         body["spec"]["extraConf"] = draw(st.sampled_from(["Weight=10", "Weight=5 RealMemory=1000"]))
     if draw(st.booleans()):

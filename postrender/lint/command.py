@@ -17,7 +17,7 @@ from postrender.errors import SlinkyError
 from postrender.lint import RULES, load_config
 from postrender.lint import report as report_mod
 from postrender.lint.finding import SEVERITIES
-from postrender.lint.locate import chart_name, in_chart
+from postrender.lint.locate import chart_name, in_chart, in_values
 from postrender.lint.report import FORMATS
 from postrender.lint.runner import lint as run_lint
 from postrender.run import CONFIG_ENV
@@ -85,7 +85,11 @@ def lint(
         return
     from postrender.render import render_template
 
-    helm_args, stream_file = _release_source(args, chart)
+    try:
+        helm_args, stream_file = _release_source(args, chart)
+    except click.UsageError as exc:  # a bad command line: still a document saying so
+        click.echo(report_mod.cannot_run(exc.format_message(), fmt, RULES), nl=False)
+        raise
     failure = None
     try:
         settings = load_config(lint_config, list(RULES)) if lint_config else None
@@ -121,7 +125,11 @@ def lint(
         click.echo(report_mod.cannot_run(failure, fmt, RULES), nl=False)
         click.echo(failure, err=True)
         sys.exit(EXIT_CANNOT_RUN)
-    result.findings = in_chart(result.findings, _local_charts(helm_args))
+    if helm_args is not None:
+        values, keys = _values_files(helm_args), _nodeset_keys(text)
+        result.findings = in_chart(
+            in_values(result.findings, values, keys), _local_charts(helm_args)
+        )
     colour = use_colour(color, no_color)
     click.echo(report_mod.render(result, fmt, RULES, colour, fail_on), nl=False, color=colour)
     for error in result.errors:
@@ -163,3 +171,25 @@ def _local_charts(helm_args: list[str] | None) -> dict[str, str]:
     chart = positionals[-1] if positionals else None
     name = chart_name(chart) if chart and os.path.isdir(chart) else None
     return {name: chart} if name and chart else {}
+
+
+def _values_files(helm_args: list[str]) -> list[str]:
+    """The -f/--values files of a `helm template` command line, in order."""
+    from postrender.render import split_template_args
+
+    flags = split_template_args(helm_args)[1]
+    named = [v for f, v in flags if f in ("-f", "--values") and v]
+    return [path for value in named for path in value.split(",") if os.path.isfile(path)]
+
+
+def _nodeset_keys(text: str) -> dict[str, str]:
+    """``NodeSet/name`` → the chart's ``nodesets.<key>`` for the rendered release."""
+    from postrender.release import nodeset_key
+    from postrender.stream import read_stream
+
+    keys = {}
+    for doc in read_stream(text).documents:
+        for _, body in doc.objects():
+            if body.get("kind") == "NodeSet" and isinstance(body.get("metadata"), dict):
+                keys[f"NodeSet/{body['metadata'].get('name')}"] = nodeset_key(body)
+    return keys

@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from functools import lru_cache
 
 import yaml
 
@@ -49,8 +48,9 @@ def _step(node: yaml.Node, rest: str) -> tuple[yaml.Node, yaml.Node, str] | None
     return best[1], best[2], rest[best[0] :]
 
 
-def line_in_node(node: yaml.Node, path: str) -> int:
-    """1-based line of the deepest key of ``path`` (``a.b[0]["c/d"]``) found under ``node``."""
+def _walk(node: yaml.Node, path: str) -> tuple[int, str]:
+    """1-based line of the deepest key of ``path`` (``a.b[0]["c/d"]``) found under
+    ``node``, and the part of the path not found."""
     line = node.start_mark.line + 1
     rest = path
     while rest:
@@ -60,15 +60,21 @@ def line_in_node(node: yaml.Node, path: str) -> int:
         key, node, rest = step
         line = key.start_mark.line + 1
         rest = rest[1:] if rest.startswith(".") else rest
-    return line
+    return line, rest
 
 
-@lru_cache(maxsize=32)
+def line_in_node(node: yaml.Node, path: str) -> int:
+    """1-based line of the deepest key of ``path`` found under ``node``."""
+    return _walk(node, path)[0]
+
+
 def _documents(path: str) -> tuple[yaml.Node, ...]:
+    """The YAML node trees of a file; none when it cannot be read (the finding then keeps
+    the line it has): a values file reaches here unchecked, only Helm has read it."""
     try:
         with open(path, encoding="utf-8") as handle:
             return tuple(n for n in yaml.compose_all(handle, Loader=yaml.SafeLoader) if n)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return ()
 
 
@@ -97,9 +103,12 @@ def _document(docs: tuple[yaml.Node, ...], ref: str, line: int) -> yaml.Node | N
 def key_lines(findings: Iterable[Finding]) -> list[Finding]:
     """Each finding in a file on disk moved from its object's line to its key's line."""
     located = []
+    read: dict[str, tuple[yaml.Node, ...]] = {}  # each file once per call, never stale
     for f in findings:
         if f.file and f.file != "-" and f.line and f.path:
-            doc = _document(_documents(f.file), f.object, f.line)
+            if f.file not in read:
+                read[f.file] = _documents(f.file)
+            doc = _document(read[f.file], f.object, f.line)
             if doc is not None:
                 f = replace(f, line=line_in_node(doc, f.path))
         located.append(f)
@@ -139,6 +148,10 @@ def in_chart(findings: Iterable[Finding], charts: Mapping[str, str]) -> list[Fin
         name, _, inside = (f.source or "").partition("/")
         if f.file is None and name in charts and inside:
             template = os.path.join(charts[name], inside)
+            root = os.path.realpath(charts[name])
+            if os.path.commonpath([root, os.path.realpath(template)]) != root:
+                located.append(f)  # a `# Source:` pointing out of the chart: not followed
+                continue
             try:
                 with open(template, encoding="utf-8") as handle:
                     line = _template_line(handle.read(), f.path)
@@ -147,4 +160,55 @@ def in_chart(findings: Iterable[Finding], charts: Mapping[str, str]) -> list[Fin
             else:
                 f = replace(f, file=os.path.relpath(template), line=line)
         located.append(f)
+    return located
+
+
+#: Where the Slinky ``slurm`` chart takes a NodeSet's fields from: ``nodesets.<key>.*``.
+NODESET_VALUES = (
+    ("spec.template.spec.", "podSpec."),
+    ("spec.template.metadata.", "metadata."),
+    ("metadata.", "metadata."),
+    ("spec.slurmd.", "slurmd."),
+    ("spec.partition.", "partition."),
+    ("spec.extraConf", "extraConf"),
+    ("spec.replicas", "replicas"),
+)
+
+
+def _values_path(finding: Finding, nodeset_keys: Mapping[str, str]) -> tuple[str, int] | None:
+    """The values path that sets a finding's field, and how much of it must be present
+    (through the field's first key) for the values file to be the place to fix it."""
+    path = finding.path or ""
+    key = nodeset_keys.get(finding.object)
+    if key is not None:
+        for rendered, value in NODESET_VALUES:
+            if path.startswith(rendered):
+                prefix = f"nodesets.{key}.{value}"
+                rest = path[len(rendered) :]
+                first = re.match(r"[^.\[]*", rest)
+                return prefix + rest, len(prefix) + (first.end() if first else 0)
+    if finding.object.startswith("Controller/") and path.startswith("spec.extraConf"):
+        return "controller.extraConf", len("controller.extraConf")
+    return None
+
+
+def _in_values_file(f: Finding, target: tuple[str, int], values_files: list[str]) -> Finding:
+    path, needed = target
+    for values in reversed(values_files):  # Helm merges them: the last one setting it wins
+        for doc in _documents(values)[:1]:
+            line, rest = _walk(doc, path)
+            if len(path) - len(rest) >= needed:
+                return replace(f, file=os.path.relpath(values), line=line)
+    return f
+
+
+def in_values(
+    findings: Iterable[Finding], values_files: list[str], nodeset_keys: Mapping[str, str]
+) -> list[Finding]:
+    """Findings on rendered NodeSets and the Controller moved to the values file that sets
+    the field, at the line of its key; ``nodeset_keys`` maps ``NodeSet/name`` to its key."""
+    located = []
+    for f in findings:
+        target = _values_path(f, nodeset_keys) if f.file is None else None
+        located.append(f if target is None else _in_values_file(f, target, values_files))
     return located

@@ -205,7 +205,7 @@ def github(result: LintResult) -> str:
     for f in result.findings:
         props = []
         if f.file and f.file != "-":
-            props.append(f"file={_escape(f.file, True)}")
+            props.append(f"file={_escape(_repository_path(f.file), True)}")
             if f.line:
                 props.append(f"line={f.line}")
         props.append(f"title={_escape(f'{f.rule} {f.object}', True)}")

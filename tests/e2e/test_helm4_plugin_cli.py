@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -92,7 +93,7 @@ def clone_with_sentinel(destination: Path) -> tuple[Path, Path]:
     return destination, sentinel
 
 
-def by_name(stream: str) -> dict[str, dict[str, object]]:
+def by_name(stream: str) -> dict[str, dict[str, Any]]:
     docs = (d for d in yaml.safe_load_all(stream) if isinstance(d, dict))
     return {f"{d['kind']}/{d['metadata']['name']}": d for d in docs}
 
@@ -191,3 +192,32 @@ def test_helm4_color_flag_reaches_helm_slinky_lint(helm4_binary: Path, tmp_path:
     ):
         done = helm(*args)
         assert "info" in done.stdout and ("\x1b[" in done.stdout) is coloured, args
+
+
+def test_helm4_slinky_render_passes_helm_template_flags_unchanged(
+    helm4_binary: Path, tmp_path: Path
+) -> None:
+    """Helm 4 keeps -n for itself (HELM_NAMESPACE) and hands the rest to the plugin, which
+    gives it to `$HELM_BIN template` as it came."""
+    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    clone, _ = clone_with_sentinel(tmp_path / "slinky-pr")
+    helm("plugin", "install", "--verify=false", f"file://{clone}")
+    conf = tmp_path / "extra.conf"
+    conf.write_text("SchedulerParameters=bf_continue")
+    args = [
+        "slinky", CHART, "-n", "slurm", "-f", CHART / "values.yaml",
+        "--set-string", "imagePullPolicy=Always", "--set-json", "nodesets.gpu.replicas=3",
+        "--set-file", f"controller.extraConf={conf}", "--kube-version", "1.31.2",
+    ]  # fmt: skip
+    ours = helm("slinky", "render", *args, "--config", PROFILES).stdout
+    plain = helm("template", *args).stdout
+    piped = subprocess.run(
+        [VENV_BIN / "slinky-pr", "--config", PROFILES],
+        input=plain, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert normalize(ours, MASKS) == normalize(piped, MASKS)
+    docs = by_name(ours)
+    gpu = docs["NodeSet/slinky-slurm-worker-gpu"]
+    assert gpu["metadata"]["namespace"] == "slurm"
+    assert gpu["spec"]["replicas"] == 3
+    assert "SchedulerParameters=bf_continue" in str(docs["Controller/slinky-slurm"]["spec"])

@@ -65,10 +65,10 @@ def read_as_kubernetes(binary: Path, documents: list[str]) -> list[dict[str, Any
     return results
 
 
-def _numbers(rng: random.Random) -> list[str]:
+def _numbers(rng: random.Random, count: int = 700) -> list[str]:
     """Spellings built from the pieces of every YAML 1.1, 1.2 and Go number syntax."""
     out = set()
-    for _ in range(700):
+    for _ in range(count):
         sign = rng.choice(["", "", "-", "+"])
         prefix = rng.choice(["", "", "", "0", "0x", "0X", "0o", "0O", "0b", "0B"])
         digits = "".join(rng.choice("0123456789abcdefABCDEF_"[: rng.choice([2, 8, 10, 16, 23])])
@@ -98,10 +98,10 @@ def _words() -> list[str]:
     return sorted(out | {"~", "<<", "=", ".5", "-.5", "+.5", "._5", ".5_5", ".e5", "1e", "1."})
 
 
-def _times(rng: random.Random) -> list[str]:
+def _times(rng: random.Random, count: int = 120) -> list[str]:
     """Dates and times, valid and impossible, in the YAML 1.1 timestamp forms."""
     out = {"10:30", "1:30.5", "190:20:30", "0000-00-00", "2024-02-30", "2024-02-29", "2023-02-29"}
-    for _ in range(120):
+    for _ in range(count):
         date = f"{rng.randint(0, 9999):04d}-{rng.randint(0, 13):0{rng.choice([1, 2])}d}-" + (
             f"{rng.randint(0, 32):0{rng.choice([1, 2])}d}"
         )
@@ -171,7 +171,9 @@ def test_a_rewritten_nodeset_means_the_same_to_kubernetes(kubeyaml: Path) -> Non
     keys = "".join(f"      - {s}: k{i}\n" for i, s in enumerate(usable))
     spec = "    spec:\n      affinity: {}\n      hostname: gpu-\n"
     at = RELEASE.index(spec, RELEASE.index("name: slinky-slurm-worker-gpu"))
-    extra = f"      x-scalars:\n{values}      x-keys:\n{keys}"
+    # and in a flow sequence (where ":" and " " would need more care: left out)
+    flow = ", ".join(s for s in usable if ":" not in s and " " not in s)
+    extra = f"      x-scalars:\n{values}      x-keys:\n{keys}      x-flow: [{flow}]\n"
     stdin = RELEASE[: at + len(spec)] + extra + RELEASE[at + len(spec) :]
     stdout = _post_render(stdin, PROFILES)
     before, after = (_documents(text) for text in (stdin, stdout))
@@ -188,6 +190,7 @@ def test_a_rewritten_nodeset_means_the_same_to_kubernetes(kubeyaml: Path) -> Non
     pairs = zip(usable, old["x-keys"], new["x-keys"], strict=True)
     changed += [(s, a, b) for s, a, b in pairs if a != b]
     assert not changed, changed
+    assert len(old["x-flow"]) > len(usable) // 2 and new["x-flow"] == old["x-flow"]
 
 
 LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
