@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
+from postrender.quantity import same_quantity, whole_quantity
+
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,13 +167,13 @@ def resources_problems(resources: Mapping[str, Any]) -> Iterator[Finding]:
             continue
         if name not in limits:
             yield f".limits[{name}]", f"{name} needs a limit (Kubernetes requires one)"
-        elif name in requests and str(requests[name]) != str(limits[name]):
+        elif name in requests and not same_quantity(requests[name], limits[name]):
             yield (
                 f".requests[{name}]",
                 f"{name} request {requests[name]} must equal its limit {limits[name]}",
             )
-        whole = re.fullmatch(r"[0-9]+", str(limits.get(name, "0")))
-        if not name.startswith("hugepages-") and not whole:
+        whole = whole_quantity(limits.get(name, 0))
+        if not name.startswith("hugepages-") and (whole is None or whole < 0):
             yield f".limits[{name}]", f"{name} must be a whole number, not {limits[name]!r}"
     if any(str(n).startswith("hugepages-") for n in limits):
         both = {**limits, **requests}

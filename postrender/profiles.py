@@ -157,6 +157,12 @@ def _quick_check() -> Callable[[Any], bool] | None:
     return compile_schema(_schema(), validate_formats=False)
 
 
+def _is_al2(value: Any) -> bool:
+    """A generated EC2NodeClass asking for Amazon Linux 2 (``al2``, ``AL2``, ``al2@v...``)."""
+    ami = value.get("ami") if isinstance(value, dict) else None
+    return isinstance(ami, str) and ami.lower().split("@")[0] == "al2"
+
+
 def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
     check = _quick_check()
     if check is not None and check(data):
@@ -187,6 +193,19 @@ def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
                     )
                 )
             continue
+        instance: Any = error.instance
+        if _is_al2(instance):
+            problems.append(
+                Problem(
+                    f"ami: {instance['ami']}: Amazon Linux 2 is end of life for EKS "
+                    "(no AL2 AMIs for Kubernetes 1.33 and later; Karpenter v1 has no AL2 GPU "
+                    "default)",
+                    profile=f"{src}:{lines.get((*path, 'ami'), line)}",
+                    path=format_path((*path, "ami")),
+                    hint="use ami: al2023 (or bottlerocket); both pick NVIDIA AMIs for GPU types",
+                )
+            )
+            continue
         schema_path = list(error.schema_path)
         described = _schema_at(schema, schema_path).get("description")
         if schema_path and schema_path[-1] in ("oneOf", "anyOf"):
@@ -215,6 +234,8 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         )
 
     types = []
+    # Unknown types are reported once; "needs instance_types" would then mislead.
+    named = bool(entry.get("instance_types"))
     for i, type_name in enumerate(entry.get("instance_types", [])):
         info = catalogue.lookup(type_name)
         if info is None:
@@ -234,9 +255,12 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
     if spec_gres == "auto":
         counts = {(t.accelerator_count, t.gpu_name) for t in types}
         if not types:
-            bad(
-                "gres: auto needs instance_types", "gres", "name the instance types, or write gpu:8"
-            )
+            if not named:
+                bad(
+                    "gres: auto needs instance_types",
+                    "gres",
+                    "name the instance types, or write gpu:8",
+                )
         elif not accelerated:
             bad(f"gres: auto, but {types[0].name} has no GPU", "gres")
         elif len(counts) > 1:
@@ -279,7 +303,7 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         if asked == "auto":
             if types:
                 efa = min(t.max_efa for t in types)
-            else:
+            elif not named:
                 bad("efa_count: auto needs instance_types", "efa_count", "give efa_count: N")
         else:
             efa = int(asked)
@@ -331,6 +355,22 @@ def load_profile(path: str, cluster: str | None = None) -> Profile:
             "invalid partition profile",
         ) from None
     return parse_profile(text, src, cluster)
+
+
+# YAML 1.1 reads an unquoted ``off`` as false, which here means "no gres.conf at all".
+_GRES_CONF_OFF = r"\bgres_conf\s*:\s*(?:off|Off|OFF)\s*(?:[,}#]|$)"
+
+
+def _gres_conf(entry: Mapping[str, Any], text: str, line: int | None) -> str | bool:
+    """The cluster's ``gres_conf``, with an unquoted ``off`` read as written."""
+    value: str | bool = entry.get("gres_conf", "nvidia")
+    if value is False and line is not None:
+        import re  # compiled here, in the rare case, not at every import
+
+        source = text.splitlines()[line - 1 : line]
+        if source and re.search(_GRES_CONF_OFF, source[0]):
+            return "off"
+    return value
 
 
 def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None) -> Profile:
@@ -415,6 +455,6 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
         path=src,
         cluster=chosen,
         partitions=partitions,
-        gres_conf=entry.get("gres_conf", "nvidia"),
+        gres_conf=_gres_conf(entry, text, lines.get(("clusters", index, "gres_conf"))),
         accounting_tres=entry.get("accounting_tres"),
     )

@@ -121,6 +121,27 @@ class Release:
         return self.controllers[0] if self.controllers else None
 
 
+_CHART_VERSION = re.compile(r"-v?([0-9]+)\.([0-9]+)\.([0-9]+)")
+
+
+def chart_version(obj: dict[str, Any]) -> tuple[int, int, int] | None:
+    """The Slinky chart version an object was rendered by (its ``helm.sh/chart`` label,
+    ``slurm-1.1.2``), which is the operator release it is made for; None if unlabelled."""
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    chart = labels.get("helm.sh/chart") if isinstance(labels, dict) else None
+    match = _CHART_VERSION.search(chart) if isinstance(chart, str) else None
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def operator_writes_gres_defaults(obj: dict[str, Any]) -> bool:
+    """Whether the operator of this Controller's chart writes ``GresTypes=gpu`` (and, with an
+    Accounting, ``AccountingStorageTRES=gres/gpu``) into slurm.conf itself, before the
+    Controller extraConf: operators 1.0 and 1.1 do, later ones do not."""
+    version = chart_version(obj)
+    return version is not None and (1, 0, 0) <= version < (1, 2, 0)
+
+
 def nodeset_key(obj: dict[str, Any]) -> str:
     """The chart's nodesets.<key>: the pod hostname prefix, else the name after ``-worker-``."""
     spec = obj.get("spec") or {}

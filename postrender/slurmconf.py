@@ -12,6 +12,11 @@ import re
 from collections.abc import Mapping
 
 _TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9]*=\S+$")
+# slurm.conf(5): a GRES count may carry a 1024-based multiplier.
+_GRES = re.compile(
+    r"(?P<name>[A-Za-z0-9_]+)(?::(?P<type>[^:,\s]+))?:(?P<count>[0-9]+)(?P<unit>[KMGTP]?)\Z"
+)
+_GRES_UNITS = "KMGTP"
 
 
 class ConfError(ValueError):
@@ -45,15 +50,39 @@ def format_tokens(tokens: list[tuple[str, str]]) -> str:
     return " ".join(f"{k}={v}" for k, v in tokens)
 
 
-def merge_list_token(tokens: list[tuple[str, str]], key: str, values: list[str]) -> None:
-    """Comma-merge ``values`` into the token ``key`` (case-insensitive), as the operator would."""
-    for i, (k, v) in enumerate(tokens):
-        if k.lower() == key.lower():
-            present = v.split(",")
-            tokens[i] = (k, ",".join(present + [x for x in values if x not in present]))
-            return
-    if values:
+def conf_key(key: str) -> str:
+    """A NodeSet extraConf key as the operator reads it: Go's ``cases.Title`` on one word
+    (``gres``, ``GRES`` and ``Gres`` are one key), ``Feature`` folded into ``Features``."""
+    title = key[:1].upper() + key[1:].lower()
+    return "Features" if title == "Feature" else title
+
+
+def operator_conf(tokens: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The values of every key after the operator's merge: repeated keys comma-joined in order."""
+    merged: dict[str, list[str]] = {}
+    for key, value in tokens:
+        merged.setdefault(conf_key(key), []).extend(value.split(","))
+    return merged
+
+
+def _consolidate(tokens: list[tuple[str, str]], key: str, values: list[str]) -> None:
+    """Write ``values`` as one token at the first token of ``key`` (appended if there is
+    none); the key's other tokens go, since the operator would merge them into it anyway."""
+    at = [i for i, (k, _) in enumerate(tokens) if conf_key(k) == conf_key(key)]
+    if not at:
         tokens.append((key, ",".join(values)))
+        return
+    tokens[at[0]] = (tokens[at[0]][0], ",".join(values))
+    for i in reversed(at[1:]):
+        del tokens[i]
+
+
+def merge_list_token(tokens: list[tuple[str, str]], key: str, values: list[str]) -> None:
+    """Comma-merge ``values`` into every token of ``key``, as the operator would."""
+    present = operator_conf(tokens).get(conf_key(key), [])
+    added = [x for x in values if x not in present]
+    if added:
+        _consolidate(tokens, key, present + added)
 
 
 class Gres:
@@ -82,25 +111,53 @@ class Gres:
 
     @classmethod
     def parse(cls, text: str) -> Gres:
-        parts = text.split(":")
-        if len(parts) not in (2, 3) or not parts[-1].isdigit():
+        match = _GRES.match(text)
+        if not match:
             raise ConfError(f"GRES {text!r} is not name[:type]:count")
-        return cls(parts[0], parts[1] if len(parts) == 3 else None, int(parts[-1]))
+        scale = 1024 ** (_GRES_UNITS.index(match["unit"]) + 1) if match["unit"] else 1
+        return cls(match["name"], match["type"], int(match["count"]) * scale)
+
+
+def gres_entries(tokens: list[tuple[str, str]]) -> list[Gres]:
+    """The node's GRES: the entries of every ``Gres=`` token, merged as the operator merges."""
+    return [Gres.parse(e) for e in operator_conf(tokens).get("Gres", []) if e]
+
+
+def gres_conflicts(entries: list[Gres]) -> list[str]:
+    """What makes a node's GRES wrong: an untyped and a typed entry of one name (slurmd
+    counts both), or an entry written twice (twice the devices)."""
+    problems = []
+    by_name: dict[str, list[Gres]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+    for name, group in by_name.items():
+        written = ",".join(map(str, group))
+        typed = [g for g in group if g.type]
+        if typed and len(typed) < len(group):
+            problems.append(f"Gres={written} mixes untyped and typed {name}")
+        elif len(set(group)) < len(group):
+            problems.append(f"Gres={written} repeats an entry")
+    return problems
 
 
 def merge_gres(tokens: list[tuple[str, str]], gres: Gres) -> None:
-    """Put ``gres`` into the one Gres token; a different entry of the same name is a conflict."""
-    for i, (k, v) in enumerate(tokens):
-        if k.lower() != "gres":
-            continue
-        entries = [Gres.parse(e) for e in v.split(",") if e]
-        for entry in entries:
-            if entry.name == gres.name and entry != gres:
-                raise ConfError(f"extraConf already has Gres={entry}, the profile asks for {gres}")
-        if gres not in entries:
-            tokens[i] = (k, ",".join([*map(str, entries), str(gres)]))
-        return
-    tokens.append(("Gres", str(gres)))
+    """Put ``gres`` into the node's GRES, over every ``Gres=`` token (the operator merges
+    them into one); an entry of the same name with another value, or a GRES that already
+    conflicts with itself, is refused."""
+    count = sum(1 for k, _ in tokens if conf_key(k) == "Gres")
+    merged = " (the operator merges the Gres= tokens into one)" if count > 1 else ""
+    entries = gres_entries(tokens)
+    for entry in entries:
+        if entry.name == gres.name and entry != gres:
+            raise ConfError(
+                f"extraConf already has Gres={entry}{merged}, the profile asks for {gres}"
+            )
+    problems = gres_conflicts(entries)
+    if problems:
+        raise ConfError("; ".join(problems) + merged)
+    if gres not in entries or count > 1:
+        written = [e for e in operator_conf(tokens).get("Gres", []) if e]
+        _consolidate(tokens, "Gres", written + ([] if gres in entries else [str(gres)]))
 
 
 def conf_lines(block: str | None) -> list[str]:

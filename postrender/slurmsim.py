@@ -59,6 +59,8 @@ import yaml
 
 from postrender.cli import _guard, _render_options
 from postrender.errors import EXIT_INPUT
+from postrender.quantity import whole_quantity
+from postrender.slurmconf import ConfError, Gres, operator_conf
 
 if TYPE_CHECKING:
     from postrender.profiles import Profile
@@ -78,7 +80,6 @@ _MARKER_VAR = "SLURMSIM_RUN_ID"
 _AUTODETECT = re.compile(r"^\s*AutoDetect\s*=\s*(\S+)\s*$", re.IGNORECASE)
 # Keys may hold ':' and '/' (AllocNode:Sid=, NtasksPerN:B:S:C=, Socks/Node= in jobs).
 _SCONTROL_KEY = re.compile(r"(?:(?<=\s)|^)([A-Za-z][A-Za-z0-9_:/]*)=")
-_GRES_ITEM = re.compile(r"^(?P<name>[A-Za-z0-9_]+)(?::(?P<type>[^:,]+))?:(?P<count>\d+)$")
 
 
 #: Why a release with an Accounting object cannot run here. Checked on 22.05: with
@@ -118,15 +119,6 @@ class SlurmCommandTimeout(SlurmSimError):
 
 
 @dataclass(frozen=True)
-class GresItem:
-    """One ``name[:type]:count`` entry of a node's ``Gres=``."""
-
-    name: str
-    type: str | None
-    count: int
-
-
-@dataclass(frozen=True)
 class NodeSetConf:
     """What the operator derives from one NodeSet."""
 
@@ -134,7 +126,7 @@ class NodeSetConf:
     name: str
     extra_conf: str
     slurmd_conf: str
-    gres: tuple[GresItem, ...]
+    gres: tuple[Gres, ...]
     gpu_limit: int | None
     partition_enabled: bool
     partition_config: str
@@ -147,7 +139,7 @@ class NodeSetConf:
         """Name of the harness's single node (the first pod's hostname)."""
         return f"{self.key}-0"
 
-    def gpu_items(self) -> tuple[GresItem, ...]:
+    def gpu_items(self) -> tuple[Gres, ...]:
         """The ``gpu`` entries of ``Gres=``."""
         return tuple(item for item in self.gres if item.name == "gpu")
 
@@ -238,8 +230,8 @@ class SlurmRelease:
 
 
 def _device_split(
-    items: Sequence[GresItem], limit: int | None, override: int | None
-) -> list[tuple[GresItem, int]]:
+    items: Sequence[Gres], limit: int | None, override: int | None
+) -> list[tuple[Gres, int]]:
     """How many fake devices back each GPU GRES entry of one node.
 
     The pod sees as many GPUs as its ``nvidia.com/gpu`` limit (none without one);
@@ -247,18 +239,13 @@ def _device_split(
     """
     total = override if override is not None else (limit or 0)
     if not items:
-        return [(GresItem("gpu", None, total), total)]
-    split: list[tuple[GresItem, int]] = []
+        return [(Gres("gpu", None, total), total)]
+    split: list[tuple[Gres, int]] = []
     for index, item in enumerate(items):
         count = total if index == len(items) - 1 else min(item.count, total)
         split.append((item, count))
         total -= count
     return split
-
-
-def _title(key: str) -> str:
-    """Go's ``cases.Title`` on one word: first letter upper, the rest lower."""
-    return key[:1].upper() + key[1:].lower()
 
 
 def operator_slurmd_conf(extra_conf: str, key: str) -> str:
@@ -268,17 +255,15 @@ def operator_slurmd_conf(extra_conf: str, key: str) -> str:
     are folded into one ``Features=`` that starts with the NodeSet key, the others after
     it as written (operators 1.0.1 and 1.1.0 neither sort nor de-duplicate them; held
     equal to the real operator by tests/e2e/test_operator_stack.py). Tokens are sorted as
-    the operator does. Spacing the 1.0.1-1.2.1 operators
-    panic on (double, leading or trailing spaces, tabs, newlines, no ``=``) raises
-    :class:`AssembleError`.
+    the operator does. Spacing the 1.0.1-1.2.1 operators panic on (double, leading or
+    trailing spaces, tabs, newlines, no ``=``) raises :class:`AssembleError`.
     """
     if extra_conf != " ".join(extra_conf.split()):
         raise AssembleError(
             f"NodeSet {key}: extraConf {extra_conf!r} has a newline, tab, double, leading or "
             "trailing space (operators 1.0.1-1.2.1 panic on it)"
         )
-    merged: dict[str, list[str]] = {}
-    features: list[str] = [key]
+    tokens = []
     for token in extra_conf.split(" ") if extra_conf else []:
         name, sep, value = token.partition("=")
         if not sep or not name or any(c.isspace() for c in token):
@@ -286,24 +271,10 @@ def operator_slurmd_conf(extra_conf: str, key: str) -> str:
                 f"NodeSet {key}: extraConf token {token!r} is not Key=Value "
                 "(operators 1.0.1-1.2.1 panic on it)"
             )
-        title = _title(name)
-        if title in ("Feature", "Features"):
-            features.extend(value.split(","))
-        else:
-            merged.setdefault(title, []).extend(value.split(","))
-    merged["Features"] = features
+        tokens.append((name, value))
+    merged = operator_conf(tokens)
+    merged["Features"] = [key, *merged.get("Features", [])]
     return " ".join(sorted(f"{k}={','.join(v)}" for k, v in merged.items()))
-
-
-def _parse_gres(value: str, key: str) -> tuple[GresItem, ...]:
-    """Split a node ``Gres=`` value into entries."""
-    items = []
-    for part in value.split(","):
-        match = _GRES_ITEM.match(part)
-        if not match:
-            raise AssembleError(f"NodeSet {key}: cannot read Gres entry {part!r}")
-        items.append(GresItem(match["name"], match["type"], int(match["count"])))
-    return tuple(items)
 
 
 def _nodeset_key(doc: Mapping[str, Any]) -> str:
@@ -324,10 +295,10 @@ def _gpu_limit(spec: Mapping[str, Any]) -> int | None:
     value = limits.get(GPU_RESOURCE)
     if value is None:
         return None
-    try:
-        return int(str(value))
-    except ValueError as exc:
-        raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer") from exc
+    whole = whole_quantity(value)
+    if whole is None:
+        raise AssembleError(f"{GPU_RESOURCE} limit {value!r} is not an integer")
+    return whole
 
 
 def _replicas(spec: Mapping[str, Any], key: str) -> int:
@@ -368,11 +339,14 @@ def assemble(stream_text: str) -> SlurmRelease:
         if not isinstance(extra, str):
             raise AssembleError(f"NodeSet {key}: extraConf is not a string")
         slurmd_conf = operator_slurmd_conf(extra, key)
-        gres: tuple[GresItem, ...] = ()
+        gres: tuple[Gres, ...] = ()
         for token in slurmd_conf.split(" "):
             name, _, value = token.partition("=")
             if name == "Gres":
-                gres = _parse_gres(value, key)
+                try:
+                    gres = tuple(Gres.parse(part) for part in value.split(","))
+                except ConfError as exc:
+                    raise AssembleError(f"NodeSet {key}: {exc}") from exc
         limit = _gpu_limit(spec)
         gpus = sum(item.count for item in gres if item.name == "gpu")
         if gpus and limit is None:

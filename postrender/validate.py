@@ -180,7 +180,8 @@ def validate_document(doc: dict[str, Any]) -> list[SchemaProblem]:
     """Validate one Kubernetes document; return its problems, or ``[]`` if it is valid.
 
     Documents whose ``apiVersion``/``kind`` has no schema (Secrets, Services, ...) are not
-    checked and return ``[]``. When several shapes exist for the kind and the document fails
+    checked and return ``[]``. A document a schema accepts is then held to that CRD's CEL
+    rules (``postrender.cel``). When several shapes exist for the kind and the document fails
     all of them, the problems of the shape with the fewest problems are returned (the newest
     shape wins a tie), since that is most likely the one the author meant.
     """
@@ -196,7 +197,7 @@ def validate_document(doc: dict[str, Any]) -> list[SchemaProblem]:
     for name in names:
         check = _quick_check(name)
         if check is not None and check(doc):
-            return []  # certainly valid: jsonschema_rs would agree
+            return _rule_problems(name, doc)  # certainly valid: jsonschema_rs would agree
 
     try:
         return _validate(names, doc)
@@ -205,12 +206,20 @@ def validate_document(doc: dict[str, Any]) -> list[SchemaProblem]:
         return _validate(names, _jsonable(doc))
 
 
+def _rule_problems(name: str, doc: dict[str, Any]) -> list[SchemaProblem]:
+    """The CRD's CEL rules, on a document its schema ``name`` accepts."""
+    from postrender.cel import rule_problems
+
+    found = rule_problems(name, doc, _schema(name))
+    return [SchemaProblem(format_path(path), message) for path, message in found]
+
+
 def _validate(names: tuple[str, ...], instance: Any) -> list[SchemaProblem]:
     best: list[SchemaProblem] | None = None
     for name in names:
         validator = _validator(name)
         if validator.is_valid(instance):
-            return []
+            return _rule_problems(name, instance)
         problems = _errors(validator, instance)
         if best is None or len(problems) < len(best):
             best = problems

@@ -233,7 +233,7 @@ def test_no_profile_with_annotated_nodesets_is_an_error() -> None:
 def test_accounting_object_turns_on_gpu_tres() -> None:
     accounting = (
         "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\nmetadata: {name: acct}\n"
-        "spec: {slurmKeyRef: {name: k, key: k},\n"
+        "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j},\n"
         "       storageConfig: {host: db, passwordKeyRef: {name: p, key: p}}}\n"
     )
     out = objects(post_render(RELEASE_13 + accounting, GPU_CPU).output)
@@ -280,7 +280,7 @@ def test_output_fails_validation_when_chart_values_are_invalid() -> None:
 def test_gres_tres_covers_every_gres_used_or_weighed() -> None:
     accounting = (
         "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\nmetadata: {name: acct}\n"
-        "spec: {slurmKeyRef: {name: k, key: k},\n"
+        "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j},\n"
         "       storageConfig: {host: db, passwordKeyRef: {name: p, key: p}}}\n"
     )
     weighed = profile(
@@ -293,3 +293,88 @@ def test_gres_tres_covers_every_gres_used_or_weighed() -> None:
     )
     conf = objects(post_render(RELEASE_13 + accounting, weighed).output)["Controller/slinky-slurm"]
     assert "AccountingStorageTRES=gres/gpu,gres/shard" in conf["spec"]["extraConf"]
+
+
+P5 = profile(
+    """
+      - name: gpu-partition
+        instance_types: [p5.48xlarge]
+        gres: auto
+      - name: cpu-partition
+"""
+)
+
+
+def with_gpu_extraconf(line: str) -> str:
+    return RELEASE_13.replace(
+        "  partition:\n    enabled: true\n",
+        f"  partition:\n    enabled: true\n  extraConf: '{line}'\n",
+        1,
+    )
+
+
+def test_gres_in_a_second_token_conflicting_with_the_profile_is_refused() -> None:
+    # The operator comma-joins every Gres= token: gpu:8 beside the profile's gpu:h100:8
+    # would advertise typed and untyped GPUs, 16 for a node with 8.
+    with pytest.raises(SlinkyError, match=r"Gres=gpu:8 \(the operator merges") as info:
+        post_render(with_gpu_extraconf("Gres=nic:1 Gres=gpu:8"), P5)
+    assert info.value.exit_code == EXIT_PLAN
+    assert "gpu:h100:8" in str(info.value)
+
+
+def test_repeated_gres_tokens_of_any_case_become_one_token_without_doubling() -> None:
+    out = post_render(with_gpu_extraconf("Gres=nic:1 Weight=2 gres=gpu:h100:8"), P5).output
+    gpu = objects(out)["NodeSet/slinky-slurm-worker-gpu"]
+    assert gpu["spec"]["extraConf"] == "Gres=nic:1,gpu:h100:8 Weight=2 Features=p5.48xlarge"
+
+
+def test_feature_and_features_are_one_key_as_for_the_operator() -> None:
+    out = post_render(with_gpu_extraconf("feature=p5.48xlarge Features=big"), P5).output
+    gpu = objects(out)["NodeSet/slinky-slurm-worker-gpu"]
+    # The instance type is already a feature (in the other spelling): not written twice.
+    assert gpu["spec"]["extraConf"] == "feature=p5.48xlarge Features=big Gres=gpu:h100:8"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("Gres=gpu:8 GRES=gpu:a100:8", "mixes untyped and typed gpu"),
+        ("Gres=gpu:a100:8 Gres=gpu:a100:8", "repeats an entry"),
+    ],
+)
+def test_a_targeted_nodesets_own_conflicting_gres_is_refused(line: str, message: str) -> None:
+    # No gres in the profile: the chart's own GRES is what the node advertises.
+    features_only = profile(
+        """
+      - name: gpu-partition
+        features: [big]
+      - name: cpu-partition
+"""
+    )
+    with pytest.raises(SlinkyError, match=message) as info:
+        post_render(with_gpu_extraconf(line), features_only)
+    assert info.value.exit_code == EXIT_PLAN
+
+
+def test_chart_hugepages_in_other_units_of_the_same_amount_are_accepted() -> None:
+    # The chart says 5Gi, the profile's default 5120Mi: one amount, no conflict.
+    gpu_slurmd = "    imagePullPolicy: IfNotPresent\n    resources: {}\n    volumeMounts: []\n"
+    head, tail = RELEASE_13.split("name: slinky-slurm-worker-gpu", 1)
+    assert gpu_slurmd in tail
+    text = (
+        head
+        + "name: slinky-slurm-worker-gpu"
+        + tail.replace(
+            gpu_slurmd,
+            "    imagePullPolicy: IfNotPresent\n    resources:\n"
+            "      limits: {hugepages-2Mi: 5Gi}\n"
+            "      requests: {hugepages-2Mi: 5Gi, memory: 2Gi}\n"
+            "    volumeMounts: []\n",
+            1,
+        )
+    )
+    gpu = objects(post_render(text, GPU_CPU).output)["NodeSet/slinky-slurm-worker-gpu"]
+    resources = gpu["spec"]["slurmd"]["resources"]
+    assert resources["limits"]["hugepages-2Mi"] == "5Gi"
+    assert resources["requests"]["memory"] == "2Gi"
+    assert resources["limits"]["vpc.amazonaws.com/efa"] == 4

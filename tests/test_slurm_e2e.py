@@ -360,7 +360,8 @@ def test_chart_gpu_tres_without_accounting_is_refused_and_why(
 def test_releases_with_accounting_are_refused_clearly(tmp_path: Path) -> None:
     stream = UPSTREAM.read_text() + (
         "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\n"
-        "metadata: {name: slinky-slurm, namespace: slurm}\nspec: {}\n"
+        "metadata: {name: slinky-slurm, namespace: slurm}\n"
+        "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j}}\n"
     )
     release = assemble(post_render(stream, example_profile()).output)
     with pytest.raises(SlurmUnavailable):
@@ -477,7 +478,8 @@ def test_slurm_check_cannot_run_releases_with_accounting(tmp_path: Path) -> None
     stream = tmp_path / "stream.yaml"
     stream.write_text(
         UPSTREAM.read_text() + "---\napiVersion: slinky.slurm.net/v1beta1\nkind: Accounting\n"
-        "metadata: {name: slinky-slurm, namespace: slurm}\nspec: {}\n"
+        "metadata: {name: slinky-slurm, namespace: slurm}\n"
+        "spec: {slurmKeyRef: {name: k, key: k}, jwtKeyRef: {name: j, key: j}}\n"
     )
     profile = tmp_path / "profiles.yaml"
     profile.write_text(PROFILES.read_text())

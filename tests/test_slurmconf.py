@@ -7,12 +7,16 @@ import pytest
 from postrender.slurmconf import (
     ConfError,
     Gres,
+    conf_key,
     format_tokens,
+    gres_conflicts,
+    gres_entries,
     is_default,
     join_block,
     merge_conf_key,
     merge_gres,
     merge_list_token,
+    operator_conf,
     parse_tokens,
     partition_line,
     partition_names,
@@ -61,3 +65,42 @@ def test_conf_keys_merge_and_blocks_keep_their_trailing_newline() -> None:
     assert merge_conf_key(["A=1"], "GresTypes", ["gpu"]) == ["A=1", "GresTypes=gpu"]
     assert join_block(["a", "b"], "x\n") == "a\nb\n"
     assert join_block(["a", "b"], "x") == "a\nb"
+
+
+def test_keys_are_read_as_the_operator_titles_them() -> None:
+    assert [conf_key(k) for k in ("GRES", "gres", "feature", "Features", "weight")] == [
+        "Gres",
+        "Gres",
+        "Features",
+        "Features",
+        "Weight",
+    ]
+    tokens = parse_tokens("gres=nic:1 Weight=2 GRES=gpu:8 Feature=a features=b")
+    assert operator_conf(tokens) == {
+        "Gres": ["nic:1", "gpu:8"],
+        "Weight": ["2"],
+        "Features": ["a", "b"],
+    }
+    assert gres_entries(tokens) == [Gres("nic", None, 1), Gres("gpu", None, 8)]
+
+
+def test_gres_over_every_token_conflicts_and_merges_into_the_first() -> None:
+    tokens = parse_tokens("Gres=nic:1 Weight=2 Gres=gpu:8")
+    with pytest.raises(ConfError, match="merges the Gres= tokens"):
+        merge_gres(tokens, Gres("gpu", "h100", 8))
+    tokens = parse_tokens("Gres=nic:1 Weight=2 gres=gpu:h100:8")
+    merge_gres(tokens, Gres("gpu", "h100", 8))
+    assert format_tokens(tokens) == "Gres=nic:1,gpu:h100:8 Weight=2"
+
+
+def test_gres_conflicts_and_counts_with_multipliers() -> None:
+    assert gres_conflicts([Gres("gpu", None, 8), Gres("gpu", "a100", 8)]) == [
+        "Gres=gpu:8,gpu:a100:8 mixes untyped and typed gpu"
+    ]
+    assert gres_conflicts([Gres("gpu", "a100", 4), Gres("gpu", "a100", 4)]) == [
+        "Gres=gpu:a100:4,gpu:a100:4 repeats an entry"
+    ]
+    assert gres_conflicts([Gres("gpu", "a100", 4), Gres("gpu", "h100", 4)]) == []
+    assert Gres.parse("bandwidth:lustre:4G").count == 4 * 1024**3
+    with pytest.raises(ConfError):
+        Gres.parse("gpu:a:b:8")

@@ -22,6 +22,7 @@ becomes ``name: static-gpu-partition``, ``instanceType: p4d.24xlarge``,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from postrender import karpenter_rules
@@ -39,6 +40,13 @@ def is_static(partition: Partition) -> bool:
     return bool(selector) and NODEPOOL_LABEL not in selector and not wants_pool(partition)
 
 
+def nodegroup_name(partition: str) -> str:
+    """A node group name eksctl and CloudFormation accept (``[a-zA-Z][-a-zA-Z0-9]*``) from a
+    partition name, which may hold ``_`` and ``.``."""
+    name = re.sub(r"[^-A-Za-z0-9]", "-", partition)
+    return name if name[:1].isalpha() else f"ng-{name}"
+
+
 def node_group(
     partition: Partition, volume_size: int | None = None
 ) -> tuple[dict[str, Any], list[str], list[Problem]]:
@@ -50,7 +58,7 @@ def node_group(
     def bad(message: str, key: str, hint: str) -> None:
         problems.append(Problem(message, profile=partition.label, path=key, hint=hint))
 
-    entry: dict[str, Any] = {"name": options.get("name", partition.name.replace(".", "-"))}
+    entry: dict[str, Any] = {"name": options.get("name", nodegroup_name(partition.name))}
     types = [t.removeprefix("ml.") for t in partition.instance_types]
     if not types:
         bad(

@@ -12,7 +12,6 @@ the rules that read them.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +115,7 @@ class NodeSource:
     capacity_types: frozenset[str]
     efa: bool
     limits: dict[str, Any] = field(default_factory=dict)
+    max_size: int | None = None  # a node group's maxSize (eksctl): the most nodes it runs
 
     @property
     def label(self) -> str:
@@ -248,6 +248,16 @@ def nodegroups(config: Obj) -> Iterable[tuple[str, int, dict[str, Any]]]:
                 yield section, i, group
 
 
+def _size(group: dict[str, Any]) -> int | None:
+    """The most nodes a node group runs: ``maxSize``, else ``desiredCapacity`` (eksctl's
+    default maximum)."""
+    for key in ("maxSize", "desiredCapacity"):
+        value = group.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def _nodegroup_source(config: Obj, section: str, index: int, group: dict[str, Any]) -> NodeSource:
     managed = section == "managedNodeGroups"
     name = str(group.get("name", f"{section}[{index}]"))
@@ -274,6 +284,7 @@ def _nodegroup_source(config: Obj, section: str, index: int, group: dict[str, An
         taints=nodegroup_taints(group),
         capacity_types=frozenset({"spot" if spot else "on-demand"}),
         efa=efa,
+        max_size=_size(group),
     )
 
 
@@ -314,27 +325,6 @@ def node_sources(objects: Iterable[Obj]) -> list[NodeSource]:
         elif is_eksctl(obj):
             sources += [_nodegroup_source(obj, *entry) for entry in nodegroups(obj)]
     return sources
-
-
-_QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
-_SCALE = {
-    **{s: 1024.0**i for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), start=1)},
-    **{s: 1000.0**i for i, s in enumerate(("k", "M", "G", "T", "P", "E"), start=1)},
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-}
-
-
-def quantity(value: Any) -> float | None:
-    """A Kubernetes quantity (``100``, ``1000m``, ``64Gi``, ``1e3``) as a number."""
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        return None
-    number, suffix = float(match[1]), match[2] or ""
-    if suffix[:1] in ("e", "E"):
-        return number * 10.0 ** int(suffix[1:])
-    return number * _SCALE.get(suffix, 1.0)
 
 
 def taint_text(taint: Mapping[str, Any]) -> str:

@@ -26,8 +26,9 @@ from postrender.lint.cluster import INSTANCE_TYPE, NodeSource
 from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj, as_list, as_map, dig, ignore_ids
 from postrender.profiles import Partition, Profile
+from postrender.quantity import whole_quantity
 from postrender.release import SLINKY_GROUP, nodeset_key, partition_annotation
-from postrender.slurmconf import ConfError, Gres, conf_lines, line_tokens
+from postrender.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
 
 GPU_RESOURCES = ("nvidia.com/gpu", "aws.amazon.com/neuron")
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
@@ -38,10 +39,8 @@ _PARTITION_FIELD = re.compile(r"partitions\[\d+\]\.(?P<field>[A-Za-z_]+)")
 
 
 def _int(value: Any, default: int = 0) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return default
+    whole = whole_quantity(value)
+    return default if whole is None else whole
 
 
 def _nodeset_key(body: dict[str, Any]) -> str:
@@ -121,14 +120,11 @@ class NodeSetView:
     def gres_parsed(self) -> tuple[list[Gres], list[str]]:
         """GRES entries of every ``Gres=`` token (the operator comma-merges repeats), errors."""
         entries, errors = [], []
-        for key, value in self.tokens:
-            if key.lower() != "gres":
-                continue
-            for text in value.split(","):
-                try:
-                    entries.append(Gres.parse(text))
-                except ConfError as exc:
-                    errors.append(str(exc))
+        for text in operator_conf(self.tokens).get("Gres", []):
+            try:
+                entries.append(Gres.parse(text))
+            except ConfError as exc:
+                errors.append(str(exc))
         return entries, errors
 
     @property

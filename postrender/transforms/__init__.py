@@ -38,6 +38,7 @@ def pipeline() -> list[Callable[[Context], None]]:
     """The transforms in order: node scheduling, Slurm config, then the Karpenter pools."""
     from postrender.transforms import (
         accelerators,
+        capacity,
         controller,
         efa,
         karpenter,
@@ -52,4 +53,5 @@ def pipeline() -> list[Callable[[Context], None]]:
         partitions.apply,
         controller.apply,
         karpenter.apply,
+        capacity.apply,
     ]

@@ -6,7 +6,9 @@ For a partition with ``gres: gpu:a100:8`` on p4d.24xlarge:
   (``aws.amazon.com/neuron`` on Trainium/Inferentia), so the device plugin hands the
   GPUs to the slurmd container;
 - ``spec.extraConf`` gets ``Gres=gpu:a100:8`` merged the way the operator merges
-  (one Gres key, single spaces, other keys kept) and ``Features`` extended with the
+  (every ``Gres=`` token, keys title-cased, written back as one token; single spaces,
+  other keys kept); a GRES mixing typed and untyped entries of one name or repeating one
+  is refused and ``Features`` extended with the
   instance type (when the partition names exactly one), ``efa`` and the profile's
   ``features``.
 
@@ -18,10 +20,13 @@ from __future__ import annotations
 from postrender.errors import Problem
 from postrender.plan import Why, lookup
 from postrender.profiles import Partition
+from postrender.quantity import same_quantity
 from postrender.release import Target
 from postrender.slurmconf import (
     ConfError,
     format_tokens,
+    gres_conflicts,
+    gres_entries,
     merge_gres,
     merge_list_token,
     parse_tokens,
@@ -52,10 +57,10 @@ def _features(target: Target) -> tuple[list[str], str | None]:
 def set_resource(
     ctx: Context, target: Target, name: str, value: int | str, owner: Partition, why: Why
 ) -> None:
-    """Set a limit and an equal request, refusing to overwrite a different chart value."""
+    """Set a limit and an equal request, refusing to overwrite a different chart amount."""
     for side in ("limits", "requests"):
         current = lookup(target.obj, [*RESOURCES, side, name])
-        if current is not None and str(current) != str(value):
+        if current is not None and not same_quantity(current, value):
             ctx.problems.append(
                 Problem(
                     f"{name} {side} is {current} in the chart's values, the profile needs {value}",
@@ -67,7 +72,9 @@ def set_resource(
             )
             return
     for side in ("limits", "requests"):
-        ctx.edits.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
+        # The same amount already written (5Gi for 5120Mi) stays as the chart wrote it.
+        if lookup(target.obj, [*RESOURCES, side, name]) is None:
+            ctx.edits.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
 
 
 def apply(ctx: Context) -> None:
@@ -93,6 +100,20 @@ def apply(ctx: Context) -> None:
                         document=target.doc.label,
                         path="spec.extraConf",
                         profile=owner.label,
+                    )
+                )
+        else:
+            try:
+                problems = gres_conflicts(gres_entries(tokens))
+            except ConfError as exc:
+                problems = [str(exc)]
+            for message in problems:
+                ctx.problems.append(
+                    Problem(
+                        message,
+                        document=target.doc.label,
+                        path="spec.extraConf",
+                        hint="keep one entry per GRES name (the operator merges every Gres= token)",
                     )
                 )
         features, features_owner = _features(target)

@@ -1,6 +1,8 @@
 """Controller: what slurmctld needs once any partition has GRES.
 
-- ``GresTypes=gpu`` merged into the Controller ``spec.extraConf``;
+- ``GresTypes=gpu`` merged into the Controller ``spec.extraConf`` (operators before 1.2
+  write ``GresTypes=gpu`` and ``AccountingStorageTRES=gres/gpu`` themselves: not doubled
+  for charts 1.0/1.1 when gpu is all there is);
 - a ``gres.conf`` (``AutoDetect=nvidia``, or the profile's ``gres_conf``) in a ConfigMap
   referenced from ``spec.configFileRefs``, unless the release already carries one — which
   must then autodetect GPUs or list ``Name=gpu`` (else Slurm drains the nodes);
@@ -19,7 +21,7 @@ import re
 from postrender.errors import Problem
 from postrender.k8s import MAX_NAME
 from postrender.plan import Why, lookup
-from postrender.release import SlinkyObject
+from postrender.release import SlinkyObject, operator_writes_gres_defaults
 from postrender.slurmconf import conf_lines, join_block, merge_conf_key
 from postrender.stream import Document
 from postrender.transforms import Context
@@ -28,6 +30,14 @@ from postrender.transforms import Context
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+def _operator_writes(controller: SlinkyObject, key: str) -> bool:
+    """Whether the operator's slurm.conf already has ``key`` for gpu; a chart line of the
+    key comes after it (last one wins), so that line must still get gpu."""
+    before = lookup(controller.obj, ["spec", "extraConf"]) or ""
+    chart_line = re.search(rf"(?im)^\s*{key}\s*=", before)
+    return operator_writes_gres_defaults(controller.obj) and not chart_line
 
 
 def _merge_key(
@@ -115,6 +125,8 @@ def _tres(ctx: Context, controller: SlinkyObject, gres: set[str]) -> None:
             )
         )
         return
+    if names == {"gpu"} and _operator_writes(controller, "AccountingStorageTRES"):
+        return
     tres = [f"gres/{name}" for name in sorted(names)]
     why = Why(f"account GRES usage as TRES {','.join(tres)}", field="accounting_tres")
     _merge_key(ctx, controller, "AccountingStorageTRES", tres, why)
@@ -168,6 +180,12 @@ def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
         if added is None:
             return
         name = added
+        if release.profile.gres_conf == "nvml":
+            ctx.notes.append(
+                f"{release.profile.path}: gres_conf: nvml needs a slurmd built with NVML; the "
+                "Slinky slurmd images are not, so slurmd would find no GPU and Slurm drains "
+                "the node: use gres_conf: nvidia unless your image has NVML"
+            )
     why = Why(f"mount gres.conf from ConfigMap {name}", field="gres_conf")
     ctx.edits.append(
         controller.doc, [*controller.prefix, "spec", "configFileRefs"], {"name": name}, why
@@ -181,7 +199,7 @@ def apply(ctx: Context) -> None:
     if controller is None:
         return
     gres = {t.gres.name for t in release.targets if t.gres}
-    if gres:
+    if gres and not (gres == {"gpu"} and _operator_writes(controller, "GresTypes")):
         why = Why("GresTypes for the partitions' GRES", field="gres")
         _merge_key(ctx, controller, "GresTypes", sorted(gres), why)
     _tres(ctx, controller, gres)

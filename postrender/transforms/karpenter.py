@@ -54,6 +54,7 @@ from postrender.catalogue import InstanceType, lookup
 from postrender.errors import Problem
 from postrender.plan import Why
 from postrender.profiles import Partition
+from postrender.quantity import same_quantity
 from postrender.release import Target
 from postrender.stream import Document
 from postrender.transforms import Context
@@ -344,13 +345,31 @@ def _existing(ctx: Context) -> dict[tuple[str, str, str], dict[str, Any]]:
     return found
 
 
+def _same(existing: Any, generated: Any, quantities: bool = False) -> bool:
+    """Equal specs, with ``limits`` and ``volumeSize`` compared as Kubernetes quantities
+    (a pool written with ``memory: 2Ti`` is the one generated with ``2048Gi``)."""
+    if isinstance(existing, dict) and isinstance(generated, dict):
+        return existing.keys() == generated.keys() and all(
+            _same(existing[k], generated[k], quantities or k in ("limits", "volumeSize"))
+            for k in existing
+        )
+    if isinstance(existing, list) and isinstance(generated, list):
+        return len(existing) == len(generated) and all(
+            _same(a, b) for a, b in zip(existing, generated, strict=True)
+        )
+    if quantities and not isinstance(existing, (dict, list)):
+        return same_quantity(existing, generated)
+    return bool(existing == generated)
+
+
 def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], why: Why) -> None:
     """Add a generated object unless an equal one is there; an unequal one is a conflict."""
     kind, name = body["kind"], body["metadata"]["name"]
     group = body["apiVersion"].rpartition("/")[0]
     existing = _existing(ctx).get((group, kind, name))
     if existing is not None:
-        if existing.get("apiVersion") != body["apiVersion"] or existing.get("spec") != body["spec"]:
+        same_spec = _same(existing.get("spec"), body["spec"])
+        if existing.get("apiVersion") != body["apiVersion"] or not same_spec:
             ctx.problems.append(
                 Problem(
                     f"the release already has {kind} {name} ({existing.get('apiVersion')}), "
@@ -381,17 +400,6 @@ def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], 
     ctx.edits.add_document(doc, why)
 
 
-def _replicas_note(builder: _Builder, targets: list[Target]) -> None:
-    nodes = builder.partition.spec.get("nodes")
-    for target in targets:
-        replicas = (target.obj.get("spec") or {}).get("replicas")
-        if isinstance(nodes, int) and isinstance(replicas, int) and replicas > nodes:
-            builder.notes.append(
-                f"{target.doc.label}: {replicas} replicas, but NodePool {builder.name} is "
-                f"limited to {nodes} nodes (one slurmd per node): the rest stay Pending"
-            )
-
-
 def apply(ctx: Context) -> None:
     """Add the NodePool (and EC2NodeClass) of every targeted partition that asks for one."""
     targets_of: dict[str, list[Target]] = {}
@@ -405,7 +413,6 @@ def apply(ctx: Context) -> None:
         builder = _Builder(partition, ctx.release.profile.cluster)
         pool = builder.nodepool()
         nodeclass = builder.nodeclass()
-        _replicas_note(builder, targets)
         ctx.problems += builder.problems
         ctx.notes += builder.notes
         if builder.problems:

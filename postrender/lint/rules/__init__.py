@@ -30,6 +30,7 @@ from postrender.lint.rules import (
     gres_entries,
     gres_gpu_limit,
     gres_instance,
+    gres_nvml,
     gres_types,
     instance_type,
     karpenter_cel,
@@ -40,6 +41,7 @@ from postrender.lint.rules import (
     partition_config,
     partition_nodes,
     partition_time,
+    pool_capacity,
     pool_limits,
     priority_tier,
     profile_apply,
@@ -63,6 +65,7 @@ RULES: dict[str, ModuleType] = {
     "SPR-G003": gres_entries,
     "SPR-G004": gres_types,
     "SPR-G005": gres_conf,
+    "SPR-G006": gres_nvml,
     # E: EFA
     "SPR-E001": efa_instance,
     "SPR-E002": efa_hugepages,
@@ -82,6 +85,7 @@ RULES: dict[str, ModuleType] = {
     "SPR-K006": ami_family,
     "SPR-K007": pool_limits,
     "SPR-K008": karpenter_cel,
+    "SPR-K009": pool_capacity,
     # C: Slurm configuration
     "SPR-C001": extraconf,
     "SPR-C002": partition_time,

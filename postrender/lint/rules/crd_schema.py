@@ -3,7 +3,9 @@
 **What.** Release documents (after post-rendering) and cluster objects of a kind slinky-pr
 has a schema for (Slinky CRDs, Karpenter NodePool and EC2NodeClass v1 and v1beta1,
 ConfigMap) are validated against the JSON Schemas generated from the upstream CRDs,
-honouring ``nullable`` and ``x-kubernetes-preserve-unknown-fields``.
+honouring ``nullable`` and ``x-kubernetes-preserve-unknown-fields``, and then held to the
+CRDs' own CEL rules (``x-kubernetes-validations``, e.g. a NodeSet ``ScheduledUpdate``
+without ``scheduledUpdate.startTime``, a Karpenter ``Gt`` requirement with two values).
 
 **Why.** The API server rejects such a document and the whole ``helm install`` fails.
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.slurmconf import conf_key, gres_conflicts
 
 ID = "SPR-G003"
 SEVERITY = "error"
@@ -35,23 +36,9 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         entries, errors = ns.gres_parsed
         for error in errors:
             yield ns.obj.finding(error, PATH, "write name[:type]:count, e.g. Gres=gpu:a100:8")
-        tokens = [v for k, v in ns.tokens if k.lower() == "gres"]
-        merged = f" (the operator merges the {len(tokens)} Gres= tokens into one)"
-        note = merged if len(tokens) > 1 else ""
-        by_name: dict[str, list[str]] = {}
-        for gres in entries:
-            by_name.setdefault(gres.name, []).append(str(gres))
-        for name, written in by_name.items():
-            typed = [w for w in written if w.count(":") == 2]
-            if typed and len(typed) < len(written):
-                yield ns.obj.finding(
-                    f"Gres={','.join(written)} mixes untyped and typed {name}{note}",
-                    PATH,
-                    f"keep one entry, e.g. Gres={typed[0]}",
-                )
-            elif len(set(written)) < len(written):
-                yield ns.obj.finding(
-                    f"Gres={','.join(written)} repeats an entry{note}",
-                    PATH,
-                    f"keep one Gres={written[0]}",
-                )
+        count = sum(1 for k, _ in ns.tokens if conf_key(k) == "Gres")
+        note = f" (the operator merges the {count} Gres= tokens into one)" if count > 1 else ""
+        for problem in gres_conflicts(entries):
+            yield ns.obj.finding(
+                problem + note, PATH, "keep one entry per GRES name, e.g. Gres=gpu:a100:8"
+            )

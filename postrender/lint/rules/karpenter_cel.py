@@ -1,14 +1,14 @@
-"""Karpenter v1 rules the CRD schemas cannot express.
+"""Karpenter v1 rules that neither the CRD schemas nor the CRDs' CEL rules carry.
 
-**What.** The CEL validations of the ``karpenter.sh/v1`` NodePool and
-``karpenter.k8s.aws/v1`` EC2NodeClass CRDs (and what Karpenter checks only at run time),
-as :mod:`postrender.karpenter_rules` restates them: requirement operators and values,
-restricted label keys in requirements, disruption budgets, ``role`` xor
-``instanceProfile``, AMI and subnet/security-group selector terms, reserved tags, names.
-Applied to the cluster objects and to NodePools the release carries.
+**What.** What Karpenter and the API server check outside the CRDs' ``x-kubernetes-validations``
+(those are SPR-P003's, evaluated from the CRDs themselves): label domains Karpenter refuses
+at run time (``kubernetes.io``, ``k8s.io``, except the well-known labels), the
+``karpenter.aws`` group, a ``nodeClassRef`` kind that does not match its group, object
+names, AL2's end of life. Applied to the cluster objects and to NodePools the release
+carries, as :mod:`postrender.karpenter_rules` states them.
 
 **Why.** The API server rejects these objects, or Karpenter never marks the NodePool
-Ready; SPR-P003 (the JSON Schema) cannot see them.
+Ready.
 
 **Options.** None. Problems a more specific Karpenter rule reports (SPR-K001 to SPR-K006,
 SPR-S005) at the same place are left to it.
@@ -16,12 +16,12 @@ SPR-S005) at the same place are left to it.
 PASS::
 
     requirements:
-      - {key: karpenter.k8s.aws/instance-gpu-count, operator: Gt, values: ["4"]}
+      - {key: example.com/pool, operator: In, values: [gpu]}
 
 FAIL::
 
     requirements:
-      - {key: karpenter.k8s.aws/instance-gpu-count, operator: Gt, values: ["4", "8"]}
+      - {key: example.kubernetes.io/pool, operator: In, values: [gpu]}
 """
 
 from __future__ import annotations

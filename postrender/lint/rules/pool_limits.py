@@ -27,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from postrender.lint.cluster import NodeSource, quantity
+from postrender.lint.cluster import NodeSource
 from postrender.lint.context import LintContext, NodeSetView
 from postrender.lint.finding import Finding
+from postrender.quantity import quantity_float
 
 ID = "SPR-K007"
 SEVERITY = "error"
@@ -77,7 +78,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         for resource, total in need.totals.items():
             if resource not in pool.limits:
                 continue
-            limit = quantity(pool.limits[resource])
+            limit = quantity_float(pool.limits[resource])
             if limit is None or limit >= total:
                 continue
             shown = f"{total / (1024**3):g}Gi" if resource == "memory" else f"{total:g}"
