@@ -166,9 +166,9 @@ CASES: dict[str, tuple[str, str, Mutation]] = {
     "nodepool-restricted-label (CEL)": ("NodePool", "", restricted_requirement),
 }
 #: Cases the server denies and `slinky lint` does not report (measured; see module doc):
-#: lint checks the objects slinky-pr targets against the CRD schemas, not a Controller's
-#: references (the webhook's lookup), its required fields, or object names.
-LINT_GAPS = {"controller-missing-config-file", "controller-no-slurm-key", "nodeset-name-not-dns"}
+#: lint checks objects against the CRD schemas and CEL rules, not a Controller's
+#: references (the webhook's lookup) or object names.
+LINT_GAPS = {"controller-missing-config-file", "nodeset-name-not-dns"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
