@@ -4,13 +4,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := testdata/examples
 
-.PHONY: demo test e2e e2e-build cluster-up cluster-down lint bench fuzz schemas catalogue clean
+.PHONY: demo test e2e e2e-build cluster-up cluster-down lint bench fuzz schemas catalogue clean slurm-chroot
 
 demo: $(VENV)/.runtime
 	$(BIN)/slinky explain --config $(EXAMPLE)/profiles.yaml $(EXAMPLE)/release.yaml
 
-test: $(VENV)/.test lint
+test: $(VENV)/.test lint slurm-chroot
 	$(BIN)/python -m pytest
+
+# The Slurm 26.05 chroot the real-Slurm tests run in (postrender/data/slurm-chroot.sh):
+# built once into ~/.cache/slinky-pr/slurm, again only when its package list changes;
+# a no-op when cached or when not root (those tests then skip, or fail under CI).
+slurm-chroot:
+	sh postrender/data/slurm-chroot.sh
 
 # The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator (README).
 e2e: $(VENV)/.test e2e-build

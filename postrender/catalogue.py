@@ -144,6 +144,28 @@ def _make(name: str, raw: Mapping[str, Any], label_keys: list[str]) -> InstanceT
 
 
 @functools.cache
+def _slurm_types() -> Mapping[str, str]:
+    import json
+
+    from postrender.resources import data_text
+
+    types: dict[str, str] = json.loads(data_text("gpu-models.json"))["slurm_types"]
+    return types
+
+
+def slurm_gpu_type(gpu_name: str | None) -> str | None:
+    """The GRES type Slurm's ``AutoDetect=nvidia`` matches for a Karpenter gpu-name.
+
+    Slurm names a detected GPU after its model (``NVIDIA RTX PRO 6000 Blackwell Server
+    Edition`` → ``nvidia_rtx_pro_6000_blackwell_server_edition``) and a configured type
+    must be part of that name: ``rtx-pro-server-6000`` is not (its node is drained).
+    """
+    if gpu_name is None:
+        return None
+    return _slurm_types().get(gpu_name, gpu_name)
+
+
+@functools.cache
 def all_types() -> Mapping[str, InstanceType]:
     """Return every known instance type, keyed by EC2 name (e.g. ``p5.48xlarge``)."""
     from types import MappingProxyType

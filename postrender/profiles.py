@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 
@@ -132,7 +133,7 @@ class Partition:
 class Profile:
     """The selected cluster of a catalogue file."""
 
-    __slots__ = ("accounting_tres", "cluster", "gres_conf", "partitions", "path")
+    __slots__ = ("accounting_tres", "cluster", "gpu_minutes", "gres_conf", "partitions", "path")
 
     def __init__(
         self,
@@ -141,12 +142,15 @@ class Profile:
         partitions: dict[str, Partition],
         gres_conf: str | bool = "nvidia",
         accounting_tres: bool | None = None,
+        gpu_minutes: dict[str, int] | None = None,
     ) -> None:
         self.path = path
         self.cluster = cluster
         self.partitions = partitions
         self.gres_conf = gres_conf
         self.accounting_tres = accounting_tres
+        # Slurm account -> GPU-minutes cap (an association limit in slurmdbd).
+        self.gpu_minutes = dict(gpu_minutes or {})
 
 
 @cache
@@ -268,7 +272,8 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         else:
             first = accelerated[0]
             gres_name = "gpu" if first.accelerator_resource == "nvidia.com/gpu" else "neuron"
-            gres = Gres(gres_name, first.gpu_name or None, first.accelerator_count)
+            gpu_type = catalogue.slurm_gpu_type(first.gpu_name)
+            gres = Gres(gres_name, gpu_type, first.accelerator_count)
     elif spec_gres:
         gres = Gres.parse(spec_gres)
         if gres.count < 1:
@@ -279,11 +284,15 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
                     f"gres asks for {gres.count} but {t.name} has {t.accelerator_count} GPUs",
                     "gres",
                 )
-            elif gres.type and t.gpu_name and gres.type not in t.gpu_name:
+            elif (
+                gres.type
+                and t.gpu_name
+                and gres.type not in (slurm_type := str(catalogue.slurm_gpu_type(t.gpu_name)))
+            ):
                 bad(
                     f"GRES type {gres.type!r} does not match {t.name}'s GPU {t.gpu_name!r}",
                     "gres",
-                    f"use gpu:{t.gpu_name}:{gres.count}",
+                    f"use gpu:{slurm_type}:{gres.count}",
                 )
     if gres:
         resource = next((t.accelerator_resource for t in accelerated), None) or (
@@ -325,6 +334,10 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         for sub, message in k8s.toleration_problems(tol):
             bad(message, f"tolerations[{i}]{sub}")
 
+    for key, value in entry.get("options", {}).items():
+        for message, hint in _option_problems(key, value):
+            bad(message, f"options.{key}", hint)
+
     partition = Partition(
         name=name,
         where=where,
@@ -335,6 +348,48 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         options=dict(entry.get("options", {})),
     )
     return partition, problems
+
+
+# TRES slurmctld knows without extra configuration (slurm.conf(5) AccountingStorageTRES),
+# and GRES/<name> (refused later unless GRES are accounted). Checked on Slurm 26.05:
+# "GPU" or "Memory" make slurmctld exit ("TRES weight 'GPU' is not a configured TRES
+# type"), as does License/<name> without Licenses=.
+@cache
+def _tres_weight() -> re.Pattern[str]:
+    """One ``TRES=weight`` of TRESBillingWeights (compiled on first use: most runs need none)."""
+    return re.compile(
+        r"(cpu|mem|vmem|pages|node|energy|billing|fs/disk|gres/[a-z0-9_]+(:[a-z0-9_.-]+)?)"
+        r"=[0-9]+(\.[0-9]+)?[kmgtp]?",
+        re.IGNORECASE,
+    )
+
+
+def _option_problems(key: str, value: object) -> list[tuple[str, str | None]]:
+    """What slurmctld would refuse in one partition option that the schema lets through.
+
+    JSON Schema's ``integer`` accepts ``20.0``, which slurmctld does not
+    (``PriorityTier value "20.0" is not a valid number``, ``Bad value "30.0" for MaxTime``).
+    """
+    if isinstance(value, float):
+        whole = f"{value:.0f}" if value.is_integer() else None
+        return [
+            (
+                f"{key}: {value!r} is not an integer (slurmctld refuses {key}={value!r})",
+                f"write {key}: {whole}" if whole else None,
+            )
+        ]
+    if key == "TRESBillingWeights" and isinstance(value, str):
+        wrong = [w for w in value.split(",") if not _tres_weight().fullmatch(w)]
+        if wrong:
+            return [
+                (
+                    f"TRESBillingWeights: {', '.join(wrong)} weighs no TRES slurmctld knows "
+                    "(it would exit: not a configured TRES type)",
+                    "weigh CPU, Mem, VMem, Pages, Node, Energy, Billing, FS/disk or "
+                    "GRES/<name>, e.g. CPU=1.0,Mem=0.25G,GRES/gpu=2.0",
+                )
+            ]
+    return []
 
 
 def load_profile(path: str, cluster: str | None = None) -> Profile:
@@ -457,4 +512,5 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
         partitions=partitions,
         gres_conf=_gres_conf(entry, text, lines.get(("clusters", index, "gres_conf"))),
         accounting_tres=entry.get("accounting_tres"),
+        gpu_minutes=entry.get("gpu_minutes"),
     )

@@ -1,33 +1,33 @@
-"""Run a post-rendered Slinky release against real Slurm daemons on loopback.
+"""Run a post-rendered Slinky release against real Slurm 26.05 daemons on loopback.
 
 Schemas cannot tell whether slurmctld accepts a partition line or whether a node's
 ``Gres=`` is backed by devices; only Slurm can. This module rebuilds, from a
 post-rendered Helm stream, what the Slinky operator would hand to Slurm
-(:func:`assemble`), then starts munged, slurmctld and one dynamic slurmd per NodeSet
-on 127.0.0.x with fake GPU device files (:class:`SlurmCluster`).
+(:func:`assemble`), then starts munged, slurmctld (and, with an Accounting object,
+MariaDB and slurmdbd) and one dynamic slurmd per NodeSet on 127.0.0.1
+(:class:`SlurmCluster`), all inside the Debian sid chroot of postrender.slurmroot, which
+carries the Slurm release of the chart's images.
 
-Everything runs as root under a private work dir: its own munge key and socket,
-state, spool, logs and ports. Every wait is bounded and every process is stopped on
-exit, also after a failed start.
+The release's gres.conf is used verbatim (``AutoDetect=nvidia``): each node is given
+as many fake NVIDIA GPUs as its slurmd's ``nvidia.com/gpu`` limit (what its pod would
+see), with the model string the driver reports for the node's instance type or GRES type
+(``postrender/data/gpu-models.json``), and slurmd detects them as on a real node.
 
-Slurm 22.05 (Debian 12) specifics handled here:
+Everything runs as root under a private work dir: its own munge key and socket, state,
+spool, logs, database and ports. Every wait is bounded and every process is stopped by
+PID on exit, also after a failed start.
 
-* dynamic nodes (``slurmd -Z``) need ``MaxNodeCount`` and ``select/cons_tres``;
-* a dynamic slurmd must listen on ``SlurmdPort`` (``Port=`` is refused in
-  ``--conf``), so each slurmd gets its own loopback address instead of its own port:
-  it runs in a private UTS namespace whose hostname is that address, and
-  ``CommunicationParameters=NoInAddrAny`` makes it bind there;
-* slurmctld records a dynamic node's address from the registering connection, which
-  always comes from 127.0.0.1, so the harness sets ``NodeAddr`` once the node exists;
-* slurmd always loads a cgroup plugin (there is no ``CgroupPlugin=disabled`` yet):
-  ``autodetect`` with ``IgnoreSystemd=yes`` and nothing constrained;
-* ``AutoDetect=nvidia`` does not exist (24.11+) and NVML is not built in Debian:
-  gres.conf autodetection is replaced by ``File=`` lines on fake device nodes, as
-  many per node as its slurmd's ``nvidia.com/gpu`` limit (what the pod would see);
+Slurm specifics handled here:
+
+* every node is on 127.0.0.1, each slurmd on its own port (``Port=`` appended to its
+  ``--conf``): slurmctld takes a dynamic node's address from the connection it registers
+  on, which comes from 127.0.0.1 whatever address the slurmd listens on, and a
+  node registers more than once. Node names resolve to 127.0.0.1 in the run's
+  /etc/hosts and ``CommunicationParameters=NoInAddrAny`` keeps the daemons off other
+  interfaces;
+* no cgroups in a chroot: ``CgroupPlugin=disabled``, process groups track job steps;
 * repeated keys in ``--conf`` are not merged (the last wins), so the operator's merge
-  of ``Features=`` must happen before slurmd sees the line;
-* with ``accounting_storage/slurmdbd`` slurmctld exits at start unless slurmdbd answers,
-  so releases with an Accounting object are refused (:data:`ACCOUNTING_UNSUPPORTED`).
+  of ``Features=`` must happen before slurmd sees the line.
 
 ``slinky slurm-check`` (:func:`check_command`) is this harness for users: post-render,
 run, compare with the profile (postrender.verify) and probe jobs (:func:`probe_jobs`).
@@ -36,15 +36,12 @@ run, compare with the profile (postrender.verify) and probe jobs (:func:`probe_j
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import json
 import os
-import pwd
 import re
 import secrets
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -57,10 +54,12 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
+from postrender import slurmroot
 from postrender.cli import _guard, _render_options
 from postrender.errors import EXIT_INPUT
 from postrender.quantity import whole_quantity
 from postrender.slurmconf import ConfError, Gres, operator_conf
+from postrender.slurmroot import MOUNT_POINT, Gpu, View
 
 if TYPE_CHECKING:
     from postrender.profiles import Profile
@@ -69,27 +68,24 @@ if TYPE_CHECKING:
 NODESET_API = "slinky.slurm.net/v1beta1"
 GPU_RESOURCE = "nvidia.com/gpu"
 
-#: Binaries the harness runs; all come from Debian's slurmctld, slurmd, slurm-client
-#: and munge packages.
-REQUIRED_BINARIES = ("munged", "slurmctld", "slurmd", "slurmstepd", "scontrol", "sinfo", "srun")
-
-_CLONE_NEWUTS = 0x04000000
 # Marks every process the harness starts, so stragglers that left their process group
 # (slurmstepd calls setsid) can be found and stopped by pid.
 _MARKER_VAR = "SLURMSIM_RUN_ID"
-_AUTODETECT = re.compile(r"^\s*AutoDetect\s*=\s*(\S+)\s*$", re.IGNORECASE)
 # Keys may hold ':' and '/' (AllocNode:Sid=, NtasksPerN:B:S:C=, Socks/Node= in jobs).
 _SCONTROL_KEY = re.compile(r"(?:(?<=\s)|^)([A-Za-z][A-Za-z0-9_:/]*)=")
-
-
-#: Why a release with an Accounting object cannot run here. Checked on 22.05: with
-#: ``accounting_storage/slurmdbd`` and no slurmdbd answering, slurmctld exits at start
-#: whatever the rest of the configuration ("fatal: You are running with a database but
-#: for some reason we have no TRES from it"), and Debian's slurmdbd needs MariaDB.
-ACCOUNTING_UNSUPPORTED = (
-    "the release has an Accounting object: slurmctld then needs a running slurmdbd "
-    "(it exits at start without one), which this harness does not provide"
+# Binaries inside the chroot.
+_SBIN = "/usr/sbin"
+_BIN = "/usr/bin"
+# A throwaway database: small InnoDB files, no flushing to disk (seconds off each start).
+_SMALL_MARIADB = (
+    "--innodb-buffer-pool-size=32M",
+    "--innodb-log-file-size=8M",
+    "--innodb-doublewrite=0",
+    "--innodb-flush-log-at-trx-commit=0",
+    "--innodb-flush-method=nosync",
 )
+#: The model a GPU gets when neither the node's instance type nor its GRES type names one.
+DEFAULT_GPU_MODEL = "NVIDIA A100-SXM4-40GB"
 
 
 class SlurmSimError(Exception):
@@ -178,74 +174,6 @@ class SlurmRelease:
         """Full slurm.conf: ``general`` settings first, then :meth:`slurm_conf_body`."""
         head = "".join(f"{key}={value}\n" for key, value in general)
         return head + self.slurm_conf_body()
-
-    def render_gres_conf(
-        self, device_dir: Path, device_counts: Mapping[str, int] | None = None
-    ) -> tuple[str | None, dict[str, int]]:
-        """gres.conf with GPU autodetection replaced by fake devices under ``device_dir``.
-
-        Returns the text (None when the release ships no gres.conf) and, per node name,
-        how many device files it needs. Each NodeSet with a GPU ``Gres=`` gets as many
-        devices as its slurmd ``nvidia.com/gpu`` limit, since that is all autodetection
-        would find in the pod (none without a limit, which is one of the ways the GPU
-        recipe fails); the ``Gres=`` entries give the types. ``device_counts`` (by
-        NodeSet key) overrides the count.
-        """
-        if self.gres_conf is None:
-            return None, {}
-        overrides = device_counts or {}
-        out: list[str] = []
-        autodetect = False
-        for line in self.gres_conf.splitlines():
-            match = _AUTODETECT.match(line)
-            if match and match.group(1).lower() != "off":
-                autodetect = True
-                out.append("AutoDetect=off")
-            else:
-                out.append(line)
-        needed: dict[str, int] = {}
-        if not autodetect:
-            return "\n".join(out) + "\n", needed
-        for nodeset in self.nodesets:
-            items = nodeset.gpu_items()
-            if not items and nodeset.key not in overrides:
-                continue
-            counts = _device_split(items, nodeset.gpu_limit, overrides.get(nodeset.key))
-            first = 0
-            node_dir = device_dir / nodeset.node_name
-            for item, count in counts:
-                if count <= 0:
-                    continue
-                last = first + count - 1
-                files = (
-                    f"{node_dir}/nvidia[{first}-{last}]"
-                    if count > 1
-                    else f"{node_dir}/nvidia{first}"
-                )
-                type_part = f" Type={item.type}" if item.type else ""
-                out.append(f"NodeName={nodeset.node_name} Name=gpu{type_part} File={files}")
-                first = last + 1
-            needed[nodeset.node_name] = first
-        return "\n".join(out) + "\n", needed
-
-
-def _device_split(
-    items: Sequence[Gres], limit: int | None, override: int | None
-) -> list[tuple[Gres, int]]:
-    """How many fake devices back each GPU GRES entry of one node.
-
-    The pod sees as many GPUs as its ``nvidia.com/gpu`` limit (none without one);
-    they fill the node's GPU entries in order, any surplus going to the last.
-    """
-    total = override if override is not None else (limit or 0)
-    if not items:
-        return [(Gres("gpu", None, total), total)]
-    split: list[tuple[Gres, int]] = []
-    for index, item in enumerate(items):
-        count = total if index == len(items) - 1 else min(item.count, total)
-        split.append((item, count))
-        total -= count
-    return split
 
 
 def operator_slurmd_conf(extra_conf: str, key: str) -> str:
@@ -414,71 +342,53 @@ def _cluster_name(name: str) -> str:
 
 def unavailable_reason() -> str | None:
     """Why the harness cannot run here, or None when it can."""
-    missing = [b for b in REQUIRED_BINARIES if _which(b) is None]
-    if missing:
-        return (
-            f"Slurm/munge binaries not found: {', '.join(missing)} "
-            "(apt-get install slurmctld slurmd slurm-client munge)"
-        )
-    if os.geteuid() != 0:
-        return "the Slurm harness must run as root (slurmd launches jobs, namespaces)"
-    try:
-        _libc()
-    except OSError as exc:
-        return f"cannot load libc for namespaces: {exc}"
-    return None
+    return slurmroot.unavailable_reason()
 
 
-def _which(name: str) -> str | None:
-    """Find a binary on PATH or in the sbin dirs Debian installs daemons to."""
-    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
-    return shutil.which(name, path=path)
+_GPU_MODELS: dict[str, dict[str, str]] | None = None
 
 
-_LIBC: ctypes.CDLL | None = None
+def gpu_model(nodeset: NodeSetConf) -> str:
+    """The model string the NVIDIA driver would report on this NodeSet's nodes.
 
-
-def _libc() -> ctypes.CDLL:
-    """libc, loaded once in the parent so the forked child only makes calls."""
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
-
-
-def _in_uts(hostname: str, user: tuple[int, int] | None = None) -> Callable[[], None]:
-    """A ``preexec_fn`` giving the child a private UTS namespace named ``hostname``.
-
-    With ``NoInAddrAny`` a Slurm process binds to the address its hostname resolves
-    to; a numeric hostname resolves without /etc/hosts, so nothing system-wide changes.
-    ``user`` (uid, gid) drops root afterwards: the namespace needs root, and Popen's own
-    ``user=`` would switch before ``preexec_fn`` runs.
+    From the instance type among the node's features (slinky-pr adds it), else the GPU
+    type of ``Gres=`` (a Karpenter gpu-name), else :data:`DEFAULT_GPU_MODEL`.
     """
-    libc = _libc()
-    raw = hostname.encode()
+    global _GPU_MODELS
+    if _GPU_MODELS is None:
+        _GPU_MODELS = json.loads((slurmroot.DATA / "gpu-models.json").read_text())
+    from postrender.catalogue import lookup
 
-    def setup() -> None:
-        if libc.unshare(_CLONE_NEWUTS) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"unshare(CLONE_NEWUTS): {os.strerror(err)}")
-        if libc.sethostname(raw, len(raw)) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"sethostname: {os.strerror(err)}")
-        if user is not None:
-            os.setgroups([])
-            os.setgid(user[1])
-            os.setuid(user[0])
-
-    return setup
+    features = _conf_value(nodeset.slurmd_conf, "Features").split(",")
+    for feature in features:
+        if model := _GPU_MODELS["by_instance_type"].get(feature):
+            return model
+        instance = lookup(feature) if "." in feature else None
+        if instance is not None and (name := instance.gpu_name) in _GPU_MODELS["by_gpu_name"]:
+            return _GPU_MODELS["by_gpu_name"][str(name)]
+    for item in nodeset.gpu_items():
+        if item.type and item.type in _GPU_MODELS["by_gpu_name"]:
+            return _GPU_MODELS["by_gpu_name"][item.type]
+    return DEFAULT_GPU_MODEL
 
 
-def _free_port(addresses: Sequence[str]) -> int:
-    """A TCP port that is free on every one of ``addresses`` right now."""
+def _conf_value(line: str, key: str) -> str:
+    """The value of ``key`` in a ``Key=Value ...`` line ('' when absent)."""
+    for token in line.split(" "):
+        name, _, value = token.partition("=")
+        if name == key:
+            return value
+    return ""
+
+
+def _free_port(addresses: Sequence[str], taken: Iterable[int] = ()) -> int:
+    """A TCP port that is free on every one of ``addresses`` right now, not in ``taken``."""
+    avoid = set(taken)
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind((addresses[0], 0))
             port = int(probe.getsockname()[1])
-        if all(_port_free(addr, port) for addr in addresses):
+        if port not in avoid and all(_port_free(addr, port) for addr in addresses):
             return port
     raise SlurmStartError(f"no common free port on {', '.join(addresses)}")
 
@@ -522,6 +432,58 @@ def parse_scontrol_oneliners(text: str, name_key: str) -> dict[str, dict[str, st
     return result
 
 
+#: Signals that end a run; SIGINT already raises KeyboardInterrupt.
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A KeyboardInterrupt, so it ends a pytest session too
+    (pytest turns SystemExit in a test into a failure and goes on)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    """Turn a terminating signal into an exception, so every ``with`` block cleans up."""
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_unwind() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise :class:`Terminated` instead of killing us.
+
+    The default action would end Python on the spot and leave root daemons running and
+    the work dir behind; raising lets :meth:`SlurmCluster.stop` and temporary dirs
+    clean up. Handlers the application set itself are kept; nested uses are no-ops; off
+    the main thread (where Python cannot set handlers) nothing changes.
+    """
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in _TERMINATING:
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, _exit_on_signal)
+    except ValueError:
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back (they stay pending) while cleaning up."""
+    held = {signal.SIGINT, *_TERMINATING}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 @dataclass
 class _Proc:
     """A daemon the cluster started."""
@@ -532,14 +494,26 @@ class _Proc:
     output: Path
 
 
-class SlurmCluster:
-    """munged + slurmctld + one dynamic slurmd per NodeSet, on loopback, for one release.
+@dataclass(frozen=True)
+class Account:
+    """A Slurm account the harness creates in slurmdbd, with the users in it and its cap."""
 
-    Use as a context manager; it always stops what it started. ``device_counts``
-    overrides, per NodeSet key, how many fake GPU device files back the node.
-    ``unscheduled`` names NodeSets whose pods never run (a Karpenter pool that never
-    scaled up, a toleration that matches no taint): they get no slurmd, as with
-    ``replicas: 0``.
+    name: str
+    users: tuple[str, ...] = ("root",)
+    # sacctmgr GrpTRESMins=gres/gpu=<n>: GPU-minutes all the account's jobs may use.
+    gpu_minutes: int | None = None
+
+
+class SlurmCluster:
+    """munged + slurmctld (+ MariaDB and slurmdbd) + one dynamic slurmd per NodeSet.
+
+    Everything runs inside the Slurm 26.05 chroot, on loopback, for one release. Use as a
+    context manager; it always stops what it started. ``device_counts`` overrides, per
+    NodeSet key, how many fake GPUs the node has; ``gpu_models`` the model string they
+    report. ``unscheduled`` names NodeSets whose pods never run (a Karpenter pool that
+    never scaled up, a toleration that matches no taint): they get no slurmd, as with
+    ``replicas: 0``. ``accounts`` are created in slurmdbd (a release with an Accounting
+    object) before the nodes start.
     """
 
     def __init__(
@@ -550,7 +524,9 @@ class SlurmCluster:
         startup_timeout: float = 30.0,
         command_timeout: float = 30.0,
         device_counts: Mapping[str, int] | None = None,
+        gpu_models: Mapping[str, str] | None = None,
         unscheduled: Iterable[str] = (),
+        accounts: Sequence[Account] = (),
         debug: str = "info",
     ) -> None:
         """Prepare (but do not start) a cluster under ``workdir``."""
@@ -559,23 +535,36 @@ class SlurmCluster:
         self.startup_timeout = startup_timeout
         self.command_timeout = command_timeout
         self.device_counts = dict(device_counts or {})
+        self.gpu_models = dict(gpu_models or {})
+        self.accounts = tuple(accounts)
         self.debug = debug
         self.run_id = secrets.token_hex(8)
+        self.root = slurmroot.chroot_root()
         # One slurmd (node <key>-0) per NodeSet that has pods at all.
         skipped = set(unscheduled)
         self.running = tuple(n for n in release.nodesets if n.replicas > 0 and n.key not in skipped)
+        # Host-side paths; the daemons see the work dir at MOUNT_POINT.
         self.conf_dir = self.workdir / "etc"
         self.slurm_conf = self.conf_dir / "slurm.conf"
         self.log_dir = self.workdir / "log"
-        self.munge_socket = self.workdir / "munge" / "munge.socket"
-        self.node_addrs = {n.node_name: f"127.0.0.{2 + i}" for i, n in enumerate(self.running)}
+        self.node_ports: dict[str, int] = {}
+        self.users: dict[str, tuple[int, int]] = {}
         self._procs: list[_Proc] = []
+        self._namespaces: set[str] = set()
+        self._unwind: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         self.ctld_port = 0
-        self.slurmd_port = 0
+        self.dbd_port = 0
+        self.db_port = 0
 
     def __enter__(self) -> SlurmCluster:
-        """Start the cluster; stop everything again if the start fails."""
-        self.start()
+        """Start the cluster; stop everything again if the start fails or a signal comes."""
+        self._unwind = signals_unwind()
+        self._unwind.__enter__()
+        try:
+            self.start()
+        except BaseException:
+            self._unwind.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
@@ -585,7 +574,10 @@ class SlurmCluster:
         tb: TracebackType | None,
     ) -> None:
         """Stop the cluster."""
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            self._unwind.__exit__(None, None, None)
 
     # ----- start -------------------------------------------------------------
 
@@ -594,52 +586,90 @@ class SlurmCluster:
         reason = unavailable_reason()
         if reason:
             raise SlurmUnavailable(reason)
-        if self.release.has_accounting:
-            raise SlurmUnavailable(ACCOUNTING_UNSUPPORTED)
-        if len(self.release.nodesets) > 250:
-            raise SlurmStartError("too many NodeSets for 127.0.0.x addressing")
         try:
             self._write_files()
             self._start_munged()
+            if self.release.has_accounting:
+                self._start_accounting()
             self._start_slurmctld()
+            if self.release.has_accounting:
+                self._add_accounts()
             self._start_slurmds()
         except BaseException:
             self.stop()
             raise
 
+    def node_gpus(self, nodeset: NodeSetConf) -> list[Gpu]:
+        """The fake GPUs of a NodeSet's node: as many as its slurmd's GPU limit."""
+        count = self.device_counts.get(nodeset.key, nodeset.gpu_limit or 0)
+        model = self.gpu_models.get(nodeset.key) or gpu_model(nodeset)
+        return [Gpu(model, minor) for minor in range(count)]
+
     def _write_files(self) -> None:
-        """Lay out the work dir: configs, munge key, spools, fake GPU devices."""
-        for sub in ("etc", "state", "log", "run", "spool", "dev"):
-            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        munge_dir = self.munge_socket.parent
-        munge_dir.mkdir(parents=True, exist_ok=True)
-        # munged refuses keys readable by others and warns unless clients can reach the socket.
+        """Lay out the work dir: configs, munge key, spools, users, nodes' GPUs."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # Jobs may run as other users: they must reach slurm.conf and the munge socket.
+        self.workdir.chmod(0o755)
+        for sub in ("etc", "state", "log", "run", "spool", "munge", "os", "nodes"):
+            (self.workdir / sub).mkdir(exist_ok=True)
+        munge_dir = self.workdir / "munge"
         munge_dir.chmod(0o755)
         key = munge_dir / "munge.key"
         if not key.exists():
             key.write_bytes(secrets.token_bytes(1024))
         key.chmod(0o400)
+        self._write_os_files()
+        cpulist = f"0-{max(0, (os.cpu_count() or 1) - 1)}"
         for nodeset in self.running:
             (self.workdir / "spool" / nodeset.node_name).mkdir(exist_ok=True)
+            slurmroot.make_node_dir(
+                self.workdir / "nodes" / nodeset.node_name, self.node_gpus(nodeset), cpulist
+            )
 
         self.ctld_port = _free_port(["127.0.0.1"])
-        self.slurmd_port = _free_port(list(self.node_addrs.values()) or ["127.0.0.2"])
+        for nodeset in self.running:
+            self.node_ports[nodeset.node_name] = _free_port(
+                ["127.0.0.1"], [self.ctld_port, *self.node_ports.values()]
+            )
         self.slurm_conf.write_text(self.release.render_slurm_conf(self._general_settings()))
+        for name, text in self.release.config_files.items():
+            # gres.conf and any other file the Controller mounts, verbatim, beside slurm.conf.
+            (self.conf_dir / name).write_text(text)
+        (self.conf_dir / "cgroup.conf").write_text("CgroupPlugin=disabled\n")
+        if self.release.has_accounting:
+            self._write_dbd_conf()
 
-        gres_text, needed = self.release.render_gres_conf(self.workdir / "dev", self.device_counts)
-        if gres_text is not None:
-            (self.conf_dir / "gres.conf").write_text(gres_text)
-        for node, count in needed.items():
-            _make_devices(self.workdir / "dev" / node, count)
-        # 22.05 slurmd always loads a cgroup plugin; keep it from touching anything.
-        (self.conf_dir / "cgroup.conf").write_text(
-            "CgroupPlugin=autodetect\nIgnoreSystemd=yes\nConstrainCores=no\n"
-            "ConstrainDevices=no\nConstrainRAMSpace=no\nConstrainSwapSpace=no\n"
-        )
+    def _write_os_files(self) -> None:
+        """The run's /etc/hosts, passwd and group (bound over the chroot's).
+
+        Every group an ``AllowGroups`` names exists, with one member user of the same
+        name, so a partition's groups can be tried from inside and outside.
+        """
+        names = [n.node_name for n in self.running]
+        (self.workdir / "os" / "hosts").write_text(f"127.0.0.1 {' '.join(['localhost', *names])}\n")
+        passwd = (self.root / "etc" / "passwd").read_text()
+        group = (self.root / "etc" / "group").read_text()
+        for line in passwd.splitlines():
+            fields = line.split(":")
+            if len(fields) > 3:
+                self.users[fields[0]] = (int(fields[2]), int(fields[3]))
+        existing = {line.split(":")[0] for line in group.splitlines()}
+        wanted = sorted(set(_allow_groups(self.release.slurm_conf_body())) - existing)
+        for index, name in enumerate(wanted):
+            ident = 3000 + index
+            passwd += f"{name}:x:{ident}:{ident}::/:/bin/sh\n"
+            group += f"{name}:x:{ident}:{name}\n"
+            self.users[name] = (ident, ident)
+        (self.workdir / "os" / "passwd").write_text(passwd)
+        (self.workdir / "os" / "group").write_text(group)
+
+    def _inside(self, *parts: str) -> str:
+        """A path of the work dir as the daemons see it."""
+        return "/".join([MOUNT_POINT, *parts])
 
     def _general_settings(self) -> list[tuple[str, str]]:
         """What the operator writes before NodeSets, pointed at this work dir and loopback."""
-        w = self.workdir
+        w = self._inside
         settings = [
             ("ClusterName", self.release.cluster_name),
             # "localhost" is replaced by the short hostname, so slurmctld knows it is the
@@ -648,46 +678,78 @@ class SlurmCluster:
             ("SlurmctldPort", str(self.ctld_port)),
             ("SlurmUser", "root"),
             ("SlurmdUser", "root"),
-            ("SlurmdPort", str(self.slurmd_port)),
-            ("StateSaveLocation", str(w / "state")),
-            ("SlurmdSpoolDir", str(w / "spool" / "%n")),
-            ("SlurmctldPidFile", str(w / "run" / "slurmctld.pid")),
-            ("SlurmdPidFile", str(w / "run" / "slurmd-%n.pid")),
-            ("SlurmctldLogFile", str(w / "log" / "slurmctld.log")),
-            ("SlurmdLogFile", str(w / "log" / "slurmd-%n.log")),
+            ("StateSaveLocation", w("state")),
+            ("SlurmdSpoolDir", w("spool", "%n")),
+            ("SlurmctldPidFile", w("run", "slurmctld.pid")),
+            ("SlurmdPidFile", w("run", "slurmd-%n.pid")),
+            ("SlurmctldLogFile", w("log", "slurmctld.log")),
+            ("SlurmdLogFile", w("log", "slurmd-%n.log")),
             ("SlurmctldDebug", self.debug),
             ("SlurmdDebug", self.debug),
-            # Dynamic nodes need a non-zero node table size and cons_tres.
-            ("MaxNodeCount", "64"),
+            # Dynamic nodes need a node table size and cons_tres.
+            ("MaxNodeCount", str(max(64, 2 * len(self.running)))),
             ("SelectType", "select/cons_tres"),
             ("SelectTypeParameters", "CR_Core"),
             ("AuthType", "auth/munge"),
             ("CredType", "cred/munge"),
-            ("AuthInfo", f"socket={self.munge_socket}"),
+            ("AuthInfo", f"socket={w('munge', 'munge.socket')}"),
             # Bind every daemon and client to its own (loopback) hostname address.
             ("CommunicationParameters", "NoInAddrAny,NoCtldInAddrAny"),
-            # No cgroups in containers: process groups track job steps.
+            # No cgroups in a chroot: process groups track job steps.
             ("ProctrackType", "proctrack/pgid"),
             ("TaskPlugin", "task/none"),
             ("JobAcctGatherType", "jobacct_gather/none"),
             ("MpiDefault", "none"),
-            ("MailProg", _which("true") or "/bin/true"),
+            ("MailProg", "/bin/true"),
         ]
+        if self.release.has_accounting:
+            settings += [
+                ("AccountingStorageHost", "127.0.0.1"),
+                ("AccountingStoragePort", str(self.dbd_port)),
+                # The munge socket for slurmdbd traffic (the default one otherwise).
+                ("AccountingStoragePass", w("munge", "munge.socket")),
+            ]
         return settings
 
-    def _env(self) -> dict[str, str]:
-        """Environment for daemons and clients: this cluster's config, no inherited SLURM_*."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "SQUEUE_", "SINFO_"))
-        }
-        env["SLURM_CONF"] = str(self.slurm_conf)
-        env[_MARKER_VAR] = self.run_id
-        return env
+    def _write_dbd_conf(self) -> None:
+        """slurmdbd.conf beside slurm.conf (slurmdbd refuses it unless only root reads it)."""
+        taken = [self.ctld_port, *self.node_ports.values()]
+        self.db_port = _free_port(["127.0.0.1"], taken)
+        self.dbd_port = _free_port(["127.0.0.1"], [*taken, self.db_port])
+        w = self._inside
+        conf = self.conf_dir / "slurmdbd.conf"
+        conf.write_text(
+            "AuthType=auth/munge\n"
+            f"AuthInfo=socket={w('munge', 'munge.socket')}\n"
+            "DbdHost=localhost\nDbdAddr=127.0.0.1\n"
+            f"DbdPort={self.dbd_port}\nSlurmUser=root\n"
+            "StorageType=accounting_storage/mysql\n"
+            # "localhost" would mean the socket path the client library was built with.
+            f"StorageHost=127.0.0.1\nStoragePort={self.db_port}\nStorageUser=root\n"
+            f"LogFile={w('log', 'slurmdbd.log')}\nPidFile={w('run', 'slurmdbd.pid')}\n"
+            f"DebugLevel={self.debug}\n"
+        )
+        conf.chmod(0o600)
+        # Rewrite slurm.conf now that the port is known.
+        self.slurm_conf.write_text(self.release.render_slurm_conf(self._general_settings()))
 
-    def _spawn(self, name: str, argv: list[str], hostname: str | None, log: Path) -> _Proc:
-        """Start a daemon in its own session (and UTS namespace), output to a file."""
+    def _env(self) -> dict[str, str]:
+        """Environment for daemons and clients: this cluster's config and the run marker."""
+        return {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/",
+            "LANG": "C.UTF-8",
+            "SLURM_CONF": self._inside("etc", "slurm.conf"),
+            _MARKER_VAR: self.run_id,
+        }
+
+    def _view(self, hostname: str | None, node: str | None = None, user: str | None = None) -> View:
+        node_dir = self.workdir / "nodes" / node if node else None
+        ids = self.users[user] if user is not None else None
+        return View(self.root, self.workdir, hostname, node_dir, ids)
+
+    def _spawn(self, name: str, argv: list[str], view: View, log: Path) -> _Proc:
+        """Start a daemon in its own session, inside the chroot, output to a file."""
         output = self.log_dir / f"{name}.out"
         with output.open("wb") as sink:
             popen = subprocess.Popen(
@@ -696,40 +758,130 @@ class SlurmCluster:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 env=self._env(),
-                cwd=self.workdir,
                 start_new_session=True,
-                preexec_fn=_in_uts(hostname) if hostname else None,
+                preexec_fn=slurmroot.entering(view),
             )
         proc = _Proc(name, popen, log, output)
         self._procs.append(proc)
+        # Popen returned, so the child entered its namespace and exec'd.
+        with contextlib.suppress(OSError):
+            self._namespaces.add(os.readlink(f"/proc/{popen.pid}/ns/mnt"))
         return proc
+
+    def processes(self) -> list[int]:
+        """PIDs of every live process this cluster started, daemons and their children."""
+        return list(marked_pids(self.run_id, self._namespaces))
 
     def _start_munged(self) -> None:
         """munged with this work dir's key and socket (no system munge needed)."""
-        mdir = self.munge_socket.parent
+        m = self._inside("munge")
         proc = self._spawn(
             "munged",
             [
-                _which("munged") or "munged",
+                f"{_SBIN}/munged",
                 "--foreground",
                 "--force",
-                f"--socket={self.munge_socket}",
-                f"--key-file={mdir / 'munge.key'}",
-                f"--log-file={mdir / 'munged.log'}",
-                f"--pid-file={mdir / 'munged.pid'}",
-                f"--seed-file={mdir / 'munged.seed'}",
+                f"--socket={m}/munge.socket",
+                f"--key-file={m}/munge.key",
+                f"--log-file={m}/munged.log",
+                f"--pid-file={m}/munged.pid",
+                f"--seed-file={m}/munged.seed",
             ],
-            None,
-            mdir / "munged.log",
+            self._view(None),
+            self.workdir / "munge" / "munged.log",
         )
-        self._wait(lambda: self.munge_socket.exists(), proc, "munged socket", 10.0)
+        socket_path = self.workdir / "munge" / "munge.socket"
+        self._wait(socket_path.exists, proc, "munged socket", 10.0)
+
+    def _start_accounting(self) -> None:
+        """MariaDB (a fresh data dir, loopback only) and slurmdbd on it."""
+        datadir = self.workdir / "mysql"
+        datadir.mkdir(exist_ok=True)
+        install = self._client(
+            [
+                f"{_BIN}/mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={self._inside('mysql')}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *_SMALL_MARIADB,
+            ],
+            timeout=max(60.0, self.startup_timeout),
+        )
+        if install.returncode != 0:
+            raise SlurmStartError("mariadb-install-db failed", install.stdout + install.stderr)
+        db = self._spawn(
+            "mariadbd",
+            [
+                f"{_SBIN}/mariadbd",
+                "--no-defaults",
+                f"--datadir={self._inside('mysql')}",
+                "--user=root",
+                f"--port={self.db_port}",
+                "--bind-address=127.0.0.1",
+                f"--socket={self._inside('run', 'mysqld.sock')}",
+                f"--pid-file={self._inside('run', 'mysqld.pid')}",
+                f"--log-error={self._inside('log', 'mariadbd.log')}",
+                "--skip-name-resolve",
+                *_SMALL_MARIADB,
+                # slurmdbd's queries fail over the TLS MariaDB 11.8 enables by default
+                # ("Number of columns in result set exceeds maximum ... (=0)").
+                "--skip-ssl",
+            ],
+            self._view(None),
+            self.log_dir / "mariadbd.log",
+        )
+        self._wait(lambda: not _port_free("127.0.0.1", self.db_port), db, "MariaDB", 60.0)
+        dbd = self._spawn(
+            "slurmdbd",
+            [f"{_SBIN}/slurmdbd", "-D"],
+            self._view("localhost"),
+            self.log_dir / "slurmdbd.log",
+        )
+        self._wait(
+            lambda: not _port_free("127.0.0.1", self.dbd_port),
+            dbd,
+            "slurmdbd",
+            max(60.0, self.startup_timeout),
+        )
+        self.sacctmgr("add", "cluster", self.release.cluster_name)
+
+    def sacctmgr(self, *args: str) -> str:
+        """Run ``sacctmgr -i`` (no confirmation) and return its output; raise when it fails."""
+        result = self._client(["sacctmgr", "-i", *args])
+        if result.returncode != 0:
+            raise SlurmSimError(f"sacctmgr {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def sacct(self, *args: str) -> list[list[str]]:
+        """``sacct --parsable2 --noheader`` rows (every user's jobs), split on ``|``."""
+        result = self._client(["sacct", "--parsable2", "--noheader", "--allusers", *args])
+        if result.returncode != 0:
+            raise SlurmSimError(f"sacct {' '.join(args)}: {result.stderr.strip()}")
+        return [line.split("|") for line in result.stdout.splitlines() if line]
+
+    def _add_accounts(self) -> None:
+        """The ``accounts`` in slurmdbd: the account, its users, its GPU-minutes cap."""
+        for account in self.accounts:
+            self.sacctmgr("add", "account", account.name)
+            for user in account.users:
+                self.sacctmgr("add", "user", user, f"account={account.name}")
+            if account.gpu_minutes is not None:
+                self.sacctmgr(
+                    "modify",
+                    "account",
+                    account.name,
+                    "set",
+                    f"GrpTRESMins=gres/gpu={account.gpu_minutes}",
+                )
 
     def _start_slurmctld(self) -> None:
         """slurmctld in the foreground; raise with its log when it exits at start."""
         proc = self._spawn(
             "slurmctld",
-            [_which("slurmctld") or "slurmctld", "-D", "-i", "-f", str(self.slurm_conf)],
-            "localhost",
+            [f"{_SBIN}/slurmctld", "-D", "-i"],
+            self._view("localhost"),
             self.log_dir / "slurmctld.log",
         )
 
@@ -740,7 +892,7 @@ class SlurmCluster:
         self._wait(up, proc, "slurmctld to answer", self.startup_timeout)
 
     def _start_slurmds(self) -> None:
-        """One dynamic slurmd per NodeSet, each on its own loopback address."""
+        """One dynamic slurmd per NodeSet, each on its own port."""
         deadline = time.monotonic() + self.startup_timeout
         pending: dict[str, _Proc] = {}
         for nodeset in self.running:
@@ -748,31 +900,21 @@ class SlurmCluster:
             pending[node] = self._spawn(
                 f"slurmd-{node}",
                 [
-                    _which("slurmd") or "slurmd",
+                    f"{_SBIN}/slurmd",
                     "-D",
                     "-Z",
                     "-N",
                     node,
-                    "-f",
-                    str(self.slurm_conf),
                     "--conf",
-                    nodeset.slurmd_conf,
+                    f"{nodeset.slurmd_conf} Port={self.node_ports[node]}",
                 ],
-                self.node_addrs[node],
+                self._view(node, node),
                 self.log_dir / f"slurmd-{node}.log",
             )
         while pending:
             nodes = self.show_nodes()
             for node in list(pending):
                 if node in nodes:
-                    # slurmctld took the address of the registering connection (always
-                    # 127.0.0.1); point it at the address this slurmd listens on.
-                    self.scontrol(
-                        "update",
-                        f"NodeName={node}",
-                        f"NodeAddr={self.node_addrs[node]}",
-                        f"NodeHostname={node}",
-                    )
                     del pending[node]
             for node, proc in pending.items():
                 self._check_alive(proc, f"slurmd for {node}")
@@ -815,9 +957,16 @@ class SlurmCluster:
     # ----- stop --------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop every daemon (process groups, then any marked straggler); idempotent."""
+        """Stop every daemon (process groups, then any straggler); idempotent.
+
+        A terminating signal arriving meanwhile waits until everything is stopped.
+        """
         if not self._procs:
             return
+        with _signals_deferred():
+            self._stop()
+
+    def _stop(self) -> None:
         if any(p.name == "slurmctld" and p.popen.poll() is None for p in self._procs):
             with contextlib.suppress(SlurmSimError, OSError):
                 self._client(["scancel", f"--user={os.geteuid()}"], timeout=5.0)
@@ -832,9 +981,13 @@ class SlurmCluster:
                 _signal_group(proc.popen, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.popen.wait(timeout=5.0)
-        for pid in _marked_pids(self.run_id):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        # Job steps left their process group; wait until the last of them is gone too.
+        deadline = time.monotonic() + 5.0
+        while (pids := self.processes()) and time.monotonic() < deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
         self._procs.clear()
 
     # ----- clients -----------------------------------------------------------
@@ -848,11 +1001,7 @@ class SlurmCluster:
     ) -> subprocess.CompletedProcess[str]:
         """Run a Slurm client against this cluster with a time bound (as ``user`` if given)."""
         limit = self.command_timeout if timeout is None else timeout
-        binary = _which(argv[0]) or argv[0]
-        ids = None
-        if user is not None:
-            entry = pwd.getpwnam(user)
-            ids = (entry.pw_uid, entry.pw_gid)
+        binary = argv[0] if argv[0].startswith("/") else f"{_BIN}/{argv[0]}"
         popen = subprocess.Popen(
             [binary, *argv[1:]],
             stdin=subprocess.DEVNULL,
@@ -860,10 +1009,8 @@ class SlurmCluster:
             stderr=subprocess.PIPE,
             text=True,
             env=self._env(),
-            # The job starts in the client's directory: one any user can enter.
-            cwd=self.workdir if user is None else "/",
             start_new_session=True,
-            preexec_fn=_in_uts("localhost", ids),
+            preexec_fn=slurmroot.entering(self._view("localhost", user=user)),
         )
         try:
             out, err = popen.communicate(timeout=limit)
@@ -938,7 +1085,7 @@ class SlurmCluster:
         command: str = "true",
     ) -> int:
         """Queue a batch job (``sbatch --wrap``) and return its id; raise when refused."""
-        argv = ["sbatch", "--parsable", f"--output={self.workdir / 'log' / 'job-%j.out'}"]
+        argv = ["sbatch", "--parsable", f"--output={self._inside('log', 'job-%j.out')}"]
         argv += [*_job_options(partition, gres, time), *extra, "--wrap", command]
         result = self._client(argv)
         if result.returncode != 0:
@@ -992,39 +1139,53 @@ class SlurmCluster:
     def client_command(self, name: str = "scontrol") -> list[str]:
         """An argv prefix that runs a Slurm client against this cluster from anywhere.
 
-        ``env SLURM_CONF=...`` rather than a changed environment, so the prefix can be
-        handed to other tools (``slinky verify --scontrol``) and run without a shell.
+        It enters the chroot as the harness's own clients do (``python -m
+        postrender.slurmroot``), so the prefix can be handed to other tools (``slinky
+        verify --scontrol``) and run without a shell.
         """
-        return [_which("env") or "env", f"SLURM_CONF={self.slurm_conf}", _which(name) or name]
+        return [
+            sys.executable,
+            "-m",
+            "postrender.slurmroot",
+            str(self.root),
+            str(self.workdir),
+            name,
+        ]
 
     def log(self, name: str = "slurmctld") -> str:
         """The full log of a daemon (``slurmctld``, ``munged`` or ``slurmd-<node>``)."""
         if name == "munged":
-            return _tail(self.munge_socket.parent / "munged.log", 10**6)
+            return _tail(self.workdir / "munge" / "munged.log", 10**6)
         return _tail(self.log_dir / f"{name}.log", 10**6)
+
+
+def _allow_groups(conf: str) -> list[str]:
+    """Group names the ``AllowGroups=`` of a slurm.conf name (``ALL`` is none)."""
+    names = []
+    for match in re.finditer(r"(?i)(?:^|\s)AllowGroups=(\S+)", conf):
+        names += [g for g in match.group(1).split(",") if g and g.upper() != "ALL"]
+    return names
+
+
+def slurmctld_refusal(extra_conf: str, workdir: Path, timeout: float = 30.0) -> str | None:
+    """Start slurmctld with ``extra_conf`` after the operator's lines; why it refused, or None.
+
+    A cluster without nodes (one NodeSet ``n`` with no pod) is enough to learn whether
+    slurmctld accepts a partition line: it parses slurm.conf fully before it answers.
+    """
+    nodeset = NodeSetConf("n", "n", "", "Features=n", (), None, False, "", replicas=0)
+    release = SlurmRelease("check", (nodeset,), extra_conf, False, None)
+    try:
+        with SlurmCluster(release, workdir, startup_timeout=timeout):
+            return None
+    except SlurmStartError as exc:
+        return start_failure(exc)
 
 
 def _job_options(partition: str | None, gres: str | None, limit: str | None) -> list[str]:
     """``--partition``, ``--gres`` and ``--time`` for srun/sbatch, those that are set."""
     options = {"partition": partition, "gres": gres, "time": limit}
     return [f"--{name}={value}" for name, value in options.items() if value]
-
-
-def _make_devices(directory: Path, count: int) -> None:
-    """Create ``nvidia0..N-1`` as character devices (null's numbers), else plain files.
-
-    slurmd only logs when a ``File=`` is not a device; character nodes keep logs clean
-    where mknod is allowed.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        path = directory / f"nvidia{index}"
-        if path.exists():
-            continue
-        try:
-            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-        except OSError:
-            path.touch()
 
 
 def _signal_group(popen: subprocess.Popen[Any], sig: int) -> None:
@@ -1035,9 +1196,15 @@ def _signal_group(popen: subprocess.Popen[Any], sig: int) -> None:
         os.killpg(popen.pid, sig)
 
 
-def _marked_pids(run_id: str) -> Iterator[int]:
-    """Live processes carrying this run's marker in their environment."""
+def marked_pids(run_id: str, namespaces: Iterable[str] = ()) -> Iterator[int]:
+    """Live processes of a harness run: in one of its mount namespaces, or marked.
+
+    Every daemon runs in a mount namespace of its own and its children (slurmstepd, job
+    steps) inherit it; slurmstepd rewrites its environment for its process title, so the
+    marker variable alone would miss it.
+    """
     needle = f"{_MARKER_VAR}={run_id}".encode()
+    owned = set(namespaces)
     proc = Path("/proc")
     if not proc.is_dir():
         return
@@ -1045,6 +1212,9 @@ def _marked_pids(run_id: str) -> Iterator[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            if os.readlink(entry / "ns" / "mnt") in owned:
+                yield int(entry.name)
+                continue
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
@@ -1193,8 +1363,12 @@ def local_check(
     except AssembleError as exc:
         return Report(profile.cluster, names, {}, {}, [Finding("assemble", str(exc))])
     notes = list(release.warnings)
+    # The profile's GPU-minutes caps, as the cluster's admin would create them in slurmdbd.
+    accounts = [Account(name, gpu_minutes=cap) for name, cap in profile.gpu_minutes.items()]
     try:
-        with SlurmCluster(release, workdir, startup_timeout=startup_timeout) as cluster:
+        with SlurmCluster(
+            release, workdir, startup_timeout=startup_timeout, accounts=accounts
+        ) as cluster:
             report = probe_jobs(cluster, profile, names)
     except SlurmStartError as exc:
         report = Report(profile.cluster, names, {}, {}, [Finding("start", start_failure(exc))])
@@ -1244,9 +1418,10 @@ def check_command(
 
     Post-renders STREAM (helm template output, - for stdin) or --chart with -f/--set,
     builds slurm.conf and gres.conf as the Slinky operator would, starts munged,
-    slurmctld and one slurmd per NodeSet on 127.0.0.x (needs root and Debian's
-    slurmctld, slurmd, slurm-client and munge), prints the partitions and nodes,
-    runs a job per partition and a GRES job per GPU partition, then stops them.
+    slurmctld (with an Accounting object, MariaDB and slurmdbd too) and one slurmd per
+    NodeSet on 127.0.0.1, inside the Slurm 26.05 chroot (needs root; build the chroot
+    with `sh postrender/data/slurm-chroot.sh`), prints the partitions and nodes, runs a
+    job per partition and a GRES job per GPU partition, then stops them.
     """
     import tempfile
 
@@ -1266,12 +1441,17 @@ def check_command(
         with click.open_file(stream_file or "-", "rb") as handle:
             text = decode(handle.read())
     try:
-        if workdir:
-            report = local_check(text, profile, Path(workdir), timeout)
-        else:
-            with tempfile.TemporaryDirectory(prefix="slinky-slurm-check-") as tmp:
-                report = local_check(text, profile, Path(tmp), timeout)
+        # SIGTERM/SIGHUP/SIGINT: every daemon stopped, the temporary work dir removed.
+        with signals_unwind():
+            if workdir:
+                report = local_check(text, profile, Path(workdir), timeout)
+            else:
+                with tempfile.TemporaryDirectory(prefix="slinky-slurm-check-") as tmp:
+                    report = local_check(text, profile, Path(tmp), timeout)
     except SlurmUnavailable as exc:
         click.echo(f"cannot run the local Slurm check: {exc}", err=True)
         sys.exit(EXIT_INPUT)
+    except Terminated as exc:
+        # Everything is stopped and removed by now; exit as the shell reports a signal.
+        sys.exit(128 + exc.signum)
     emit(report, fmt)

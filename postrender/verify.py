@@ -242,6 +242,9 @@ def _lookup(record: Mapping[str, str], key: str) -> str | None:
     for name, value in record.items():
         if name.lower() == lowered:
             return value
+    if lowered == "exclusiveuser" and "Exclusive" in record:
+        # Slurm 26.05 shows ExclusiveUser=YES as Exclusive=USER (NO as NO).
+        return "YES" if "USER" in record["Exclusive"].upper().split(",") else "NO"
     return None
 
 

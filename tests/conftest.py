@@ -7,8 +7,9 @@ from needs import missing
 
 # --- Real-Slurm harness (tests/test_real_slurm.py) ---------------------------------
 # The `slurm` marker and its gate. Tests marked `slurm` start real munged/slurmctld/
-# slurmd; without them they skip, except under CI, where a skip would hide that the
-# generated configuration was never proven against Slurm, so they fail instead.
+# slurmd (Slurm 26.05, in the chroot of postrender/data/slurm-chroot.sh); without it they
+# skip, except under CI, where a skip would hide that the generated configuration was
+# never proven against Slurm, so they fail instead.
 
 
 # specname lets this hook live beside another section's own pytest_configure.
@@ -17,8 +18,8 @@ def pytest_configure_slurm_marker(config: pytest.Config) -> None:
     """Register the `slurm` marker (pytest runs with --strict-markers)."""
     config.addinivalue_line(
         "markers",
-        "slurm: starts real Slurm daemons on loopback (needs root, slurmctld, slurmd, "
-        "slurm-client, munge); skips when absent, fails when CI is set",
+        "slurm: starts real Slurm 26.05 daemons on loopback (needs root and the chroot "
+        "`make slurm-chroot` builds); skips when absent, fails when CI is set",
     )
 
 

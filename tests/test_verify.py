@@ -1,7 +1,7 @@
 """`slinky verify` against a real slurmctld: the harness's, reached through --scontrol.
 
 The release is slinky-pr's output for the upstream chart and the example catalogue,
-running on Debian's Slurm (postrender.slurmsim). No Slurm output is mocked: every
+running on Slurm 26.05 (postrender.slurmsim). No Slurm output is mocked: every
 comparison reads scontrol from live daemons; mismatches come from profiles that differ
 from the release, or from changing the live cluster (draining a node).
 """
@@ -80,7 +80,7 @@ def test_matching_release_exits_0(cluster: SlurmCluster, tmp_path: Path) -> None
     result = verify(cluster, tmp_path, *IN_RELEASE)
     assert result.exit_code == 0, result.output
     assert "OK: 3 partition(s) of profile cluster slinky-cluster match Slurm" in result.output
-    assert "gpu-0  IDLE+DYNAMIC_NORM  gpu:a100:8  gpu,p4d.24xlarge,efa" in result.output
+    assert "gpu-0  IDLE+DYNAMIC_NORM  gpu:a100:8(S:0)  gpu,p4d.24xlarge,efa" in result.output
 
 
 @pytest.mark.slurm
@@ -142,7 +142,7 @@ def test_nodes_without_the_gres_or_features_asked_for(
     assert result.exit_code == 1
     findings = {f["kind"]: f for f in json.loads(result.output)["findings"]}
     assert findings["gres"]["node"] == "gpu-0"
-    assert findings["gres"]["message"] == "Gres is gpu:a100:8, the profile wants gpu:4"
+    assert findings["gres"]["message"] == "Gres is gpu:a100:8(S:0), the profile wants gpu:4"
     assert findings["features"]["expected"] == "nvlink"
 
 

@@ -9,7 +9,9 @@
 - ``AccountingStorageTRES=gres/<name>`` for every GRES used or weighed in
   ``TRESBillingWeights``, when the release has an Accounting object or the profile sets
   ``accounting_tres: true``. Without slurmdbd slurmctld would refuse to start, so that
-  combination is an error, also when the chart itself writes such a line.
+  combination is an error, also when the chart itself writes such a line;
+- ``AccountingStorageEnforce=associations,limits,safe`` when the profile caps GPU-minutes
+  (``gpu_minutes``).
 
 Each of those refusals was first seen on a real slurmctld (tests/test_slurm_e2e.py).
 """
@@ -132,6 +134,40 @@ def _tres(ctx: Context, controller: SlinkyObject, gres: set[str]) -> None:
     _merge_key(ctx, controller, "AccountingStorageTRES", tres, why)
 
 
+def _gpu_minutes(ctx: Context, controller: SlinkyObject) -> None:
+    """What enforces the profile's GPU-minutes caps: ``AccountingStorageEnforce=limits``.
+
+    Without ``limits`` slurmctld lets a job run past its association's ``GrpTRESMins``
+    (seen on Slurm 26.05). The caps themselves live in slurmdbd (``sacctmgr``), not in
+    any manifest.
+    """
+    release = ctx.release
+    caps = release.profile.gpu_minutes
+    if not caps:
+        return
+    wrong = None
+    if not release.has_accounting:
+        wrong = "the release has no Accounting object (slurmdbd holds the caps)"
+    elif not release.gres_tres:
+        wrong = "accounting_tres is false, so GPUs are not accounted"
+    if wrong:
+        ctx.problems.append(
+            Problem(
+                f"gpu_minutes caps GPU use, but {wrong}",
+                document=controller.doc.label,
+                path="spec.extraConf",
+                profile=release.profile.path,
+                hint="enable accounting in the chart, or drop gpu_minutes",
+            )
+        )
+        return
+    why = Why(
+        f"enforce GPU-minutes caps of accounts {', '.join(sorted(caps))}", field="gpu_minutes"
+    )
+    enforce = ["associations", "limits", "safe"]
+    _merge_key(ctx, controller, "AccountingStorageEnforce", enforce, why)
+
+
 def _backs_gpus(gres_conf: str) -> bool:
     """Whether a gres.conf gives slurmd GPUs: autodetection, or Name=gpu lines."""
     autodetect = re.search(r"(?im)^\s*AutoDetect=(nvidia|nvml|rsmi|oneapi)\b", gres_conf)
@@ -203,5 +239,6 @@ def apply(ctx: Context) -> None:
         why = Why("GresTypes for the partitions' GRES", field="gres")
         _merge_key(ctx, controller, "GresTypes", sorted(gres), why)
     _tres(ctx, controller, gres)
+    _gpu_minutes(ctx, controller)
     if "gpu" in gres and release.profile.gres_conf is not False:
         _gres_conf(ctx, controller)

@@ -63,12 +63,25 @@ def apply(ctx: Context) -> None:
         nodes = nodes_of.get(name)
         if not nodes:
             continue
+        qos = [k for k in ("QOS", "AllowQos", "DenyQos") if k in partition.options]
+        if qos and not release.has_accounting:
+            ctx.problems.append(
+                Problem(
+                    f"{qos[0]} needs Slurm accounting (QOS live in slurmdbd), and the release "
+                    "has no Accounting object: slurmctld would exit at start (invalid qos)",
+                    document=controller.doc.label,
+                    profile=partition.label,
+                    path=f"options.{qos[0]}",
+                    hint="enable accounting in the chart, or drop the option",
+                )
+            )
+            continue
         accounts = [k for k in ("AllowAccounts", "DenyAccounts") if k in partition.options]
         if accounts and not release.has_accounting:
             ctx.problems.append(
                 Problem(
                     f"{accounts[0]} needs Slurm accounting, and the release has no Accounting "
-                    "object: every job would wait forever (Job's account not known)",
+                    "object: Slurm would not enforce it (a job of any account runs)",
                     document=controller.doc.label,
                     profile=partition.label,
                     path=f"options.{accounts[0]}",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from postrender.catalogue import slurm_gpu_type
 from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
 
@@ -57,8 +58,9 @@ def check(ctx: LintContext) -> Iterator[Finding]:
                     else "choose a GPU instance type",
                 )
                 continue
-            if gres.type and not any(t.gpu_name and gres.type in t.gpu_name for t in fits):
-                names = sorted({t.gpu_name for t in fits if t.gpu_name})
+            slurm_types = {slurm_gpu_type(t.gpu_name) for t in fits if t.gpu_name}
+            if gres.type and not any(gres.type in str(name) for name in slurm_types):
+                names = sorted(str(name) for name in slurm_types)
                 yield ns.obj.finding(
                     f"GRES type {gres.type!r} does not match the GPU of "
                     f"{fits[0].name} ({candidates.origin}): {', '.join(names) or 'unknown'}",
