@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := testdata/examples
 
-.PHONY: demo test e2e lint bench fuzz schemas catalogue clean slurm-chroot
+.PHONY: demo test e2e e2e-build cluster-up cluster-down lint bench fuzz schemas catalogue clean slurm-chroot
 
 demo: $(VENV)/.runtime
 	$(BIN)/slinky explain --config $(EXAMPLE)/profiles.yaml $(EXAMPLE)/release.yaml
@@ -19,8 +19,19 @@ slurm-chroot:
 	sh postrender/data/slurm-chroot.sh
 
 # The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator (README).
-e2e: $(VENV)/.test
+e2e: $(VENV)/.test e2e-build
 	$(BIN)/python -m pytest -m e2e tests/e2e
+
+# Go-built stack at the pins of tools/e2e/versions.env, cached outside the repository
+# (seconds when nothing changed). cluster-up prints a kubeconfig; cluster-down stops it.
+e2e-build:
+	tools/e2e/build.sh
+
+cluster-up: $(VENV)/.test e2e-build
+	$(BIN)/python tools/e2e/devcluster.py up
+
+cluster-down: $(VENV)/.test
+	$(BIN)/python tools/e2e/devcluster.py down
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

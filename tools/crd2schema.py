@@ -58,6 +58,8 @@ _SLINKY_101 = "SlinkyProject/slurm-operator tag v1.0.1, config/crd/bases/"
 # renders NodeSet spec.taintKubeNodes (dropped in 1.2); neither HEAD nor v1.0.1 has both.
 _SLINKY_101_EXTRA = "SlinkyProject/slurm-operator tag v1.0.1 (d986a3b7), config/crd/bases/"
 _SLINKY_112_EXTRA = "SlinkyProject/slurm-operator tag v1.1.2 (3c354335), config/crd/bases/"
+# Chart 1.1.0 (the e2e suite's chart, tools/e2e/versions.env) renders both.
+_SLINKY_110_EXTRA = "SlinkyProject/slurm-operator v1.1.0 Go module, config/crd/bases/"
 _KARPENTER_AWS = "aws/karpenter-provider-aws v1.14.1, pkg/apis/crds/"
 _KARPENTER_CORE = "kubernetes-sigs/karpenter (provider-neutral NodePool)"
 _KARPENTER_V1BETA1 = (
@@ -76,6 +78,7 @@ PROVENANCE: dict[str, str] = {
     "slinky.slurm.net_loginsets_v1.0.1.yaml": _SLINKY_101_EXTRA,
     "slinky.slurm.net_tokens_v1.0.1.yaml": _SLINKY_101_EXTRA,
     "slinky.slurm.net_nodesets_v1.1.2.yaml": _SLINKY_112_EXTRA,
+    "slinky.slurm.net_nodesets_v1.1.0.yaml": _SLINKY_110_EXTRA,
     "karpenter.sh_nodepools.yaml": _KARPENTER_AWS,
     "karpenter.k8s.aws_ec2nodeclasses.yaml": _KARPENTER_AWS,
     "karpenter.sh_nodeclaims.yaml": _KARPENTER_AWS,

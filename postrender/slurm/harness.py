@@ -175,11 +175,12 @@ class SlurmRelease:
 def operator_slurmd_conf(extra_conf: str, key: str) -> str:
     """The ``slurmd --conf`` line the operator builds from a NodeSet's ``extraConf``.
 
-    Keys are title-cased and repeated keys comma-merged; ``Feature``/``Features`` are
-    folded into one sorted, de-duplicated ``Features=`` that always holds the NodeSet
-    key. Tokens are sorted as the operator does. Spacing the 1.0.1-1.2.1 operators
-    panic on (double, leading or trailing spaces, tabs, newlines, no ``=``) raises
-    :class:`AssembleError`.
+    Keys are title-cased and repeated keys comma-merged in order; ``Feature``/``Features``
+    are folded into one ``Features=`` that starts with the NodeSet key, the others after
+    it as written (operators 1.0.1 and 1.1.0 neither sort nor de-duplicate them; held
+    equal to the real operator by tests/e2e/test_operator_stack.py). Tokens are sorted as
+    the operator does. Spacing the 1.0.1-1.2.1 operators panic on (double, leading or
+    trailing spaces, tabs, newlines, no ``=``) raises :class:`AssembleError`.
     """
     if extra_conf != " ".join(extra_conf.split()):
         raise AssembleError(
@@ -196,7 +197,7 @@ def operator_slurmd_conf(extra_conf: str, key: str) -> str:
             )
         tokens.append((name, value))
     merged = operator_conf(tokens)
-    merged["Features"] = sorted({key, *merged.get("Features", [])})
+    merged["Features"] = [key, *merged.get("Features", [])]
     return " ".join(sorted(f"{k}={','.join(v)}" for k, v in merged.items()))
 
 

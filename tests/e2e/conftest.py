@@ -17,3 +17,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+# The control plane, chart and Helm fixtures live in e2e_stack (tools/e2e/devcluster.py).
+from e2e_stack import chart, cluster  # noqa: E402, F401

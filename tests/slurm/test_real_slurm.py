@@ -60,7 +60,8 @@ def test_assemble_builds_the_operator_slurm_conf() -> None:
     assert "GresTypes=gpu" in body
     assert body[-1] == "PartitionName=cpu-partition Nodes=cpu Default=YES MaxTime=1-00:00:00"
     gpu = {n.key: n for n in release.nodesets}["gpu"]
-    assert gpu.slurmd_conf == "Features=efa,gpu,p4d.24xlarge Gres=gpu:a100:8"
+    # the NodeSet key first, then the extraConf features as written (the real operator)
+    assert gpu.slurmd_conf == "Features=gpu,p4d.24xlarge,efa Gres=gpu:a100:8"
     assert gpu.gpu_limit == 8
     assert release.gres_conf == "AutoDetect=nvidia\n"
 

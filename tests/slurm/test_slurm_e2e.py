@@ -393,7 +393,7 @@ def test_slurm_check_passes_on_the_example_release() -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "OK: 3 partition(s) of profile cluster slinky-cluster match Slurm" in out
-    assert "gpu-0  IDLE+DYNAMIC_NORM  gpu:a100:8(S:0)  efa,gpu,p4d.24xlarge" in out
+    assert "gpu-0  IDLE+DYNAMIC_NORM  gpu:a100:8(S:0)  gpu,p4d.24xlarge,efa" in out
     assert "gpu-partition  --gres=gpu:8  runs      ran" in out
     assert f"--gres=gpu:9  refused   refused: srun: error: {NOT_AVAILABLE}" not in out
     assert "gpu-partition  --gres=gpu:9  refused   refused: srun: error: Unable to allocate " in out

@@ -80,7 +80,7 @@ def test_matching_release_exits_0(cluster: SlurmCluster, tmp_path: Path) -> None
     result = verify(cluster, tmp_path, *IN_RELEASE)
     assert result.exit_code == 0, result.output
     assert "OK: 3 partition(s) of profile cluster slinky-cluster match Slurm" in result.output
-    assert "gpu-0  IDLE+DYNAMIC_NORM  gpu:a100:8(S:0)  efa,gpu,p4d.24xlarge" in result.output
+    assert "gpu-0  IDLE+DYNAMIC_NORM  gpu:a100:8(S:0)  gpu,p4d.24xlarge,efa" in result.output
 
 
 @pytest.mark.slurm

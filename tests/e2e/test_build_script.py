@@ -1,0 +1,27 @@
+"""tools/e2e/build.sh with nothing changed rebuilds nothing, quickly (README), and the
+binaries are the ones the suite's conventions name."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from e2e_stack import ROOT, need_binaries
+
+NAMES = [
+    "helm4", "helm3", "etcd", "kube-apiserver", "kubectl", "slurm-operator",
+    "slurm-operator-webhook",
+]  # fmt: skip
+
+
+def test_rebuild_with_nothing_changed_is_a_no_op() -> None:
+    need_binaries(*NAMES)
+    started = time.monotonic()
+    done = subprocess.run(
+        [ROOT / "tools" / "e2e" / "build.sh"], capture_output=True, text=True, check=False
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    up_to_date = [line.split()[2] for line in done.stdout.splitlines() if "up to date" in line]
+    assert up_to_date == NAMES
+    assert elapsed < 10, f"{elapsed:.1f} s"

@@ -1,0 +1,158 @@
+"""Helm 3 CLI, the upstream `slurm` chart and slinky-pr against a real kube-apiserver with the
+Slinky operator and its validating webhooks (tools/e2e/devcluster.py).
+
+`helm upgrade --install --post-renderer slinky-pr` as users run it: the first install (the
+Controller webhook denies a Controller whose gres.conf ConfigMap does not exist yet), an
+upgrade that adds a GPU partition, `helm rollback`, and a broken profile that must leave
+the release as it was. Each test has its own namespace and release.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from devcluster import Cluster, ClusterError
+from e2e_stack import (
+    BROKEN_PROFILE,
+    PROFILES,
+    SLINKY,
+    STATIC_GPU,
+    VALUES,
+    Helm,
+    eventually,
+    get,
+    helm_for,
+    retry_webhook_cache_miss,
+)
+
+RELEASE = "slinky"
+FULLNAME = "slinky-slurm"  # the chart's fullname for release `slinky`
+
+
+@pytest.fixture
+def helm3(tmp_path: Path, cluster: Cluster) -> Helm:
+    helm = helm_for("helm3", tmp_path, cluster)
+    assert helm("version", "--template", "{{.Version}}").stdout.startswith("v3.")
+    return helm
+
+
+def install(
+    helm: Helm, chart: Path, namespace: str, *extra: str | Path, profiles: Path = PROFILES
+) -> Any:
+    return retry_webhook_cache_miss(helm.cluster, namespace, lambda: helm(
+        "upgrade", "--install", RELEASE, chart, "-n", namespace, "--create-namespace",
+        "-f", VALUES, *extra, "--post-renderer", "slinky-pr",
+        "--post-renderer-args", f"--config={profiles}", check=False,
+    ))  # fmt: skip
+
+
+def nodeset(cluster: Cluster, namespace: str, key: str) -> Any:
+    return get(cluster, f"nodesets.{SLINKY}", namespace, f"{FULLNAME}-worker-{key}")
+
+
+def controller(cluster: Cluster, namespace: str) -> Any:
+    return get(cluster, f"controllers.{SLINKY}", namespace, FULLNAME)
+
+
+def test_first_install_passes_the_controller_webhook(
+    helm3: Helm, chart: Path, cluster: Cluster
+) -> None:
+    ns = "h3-first"
+    done = install(helm3, chart, ns)
+    assert done.returncode == 0, done.stderr
+    assert helm3.history(RELEASE, ns)[-1]["status"] == "deployed"
+    # what slinky-pr added is what the API server stored
+    refs = [r["name"] for r in controller(cluster, ns)["spec"]["configFileRefs"]]
+    assert f"{FULLNAME}-gres-conf" in refs
+    gres = get(cluster, "configmap", ns, f"{FULLNAME}-gres-conf")
+    assert "AutoDetect=nvidia" in gres["data"]["gres.conf"]
+    gpu = nodeset(cluster, ns, "gpu")
+    assert "Gres=gpu:a100:8" in gpu["spec"]["extraConf"]
+    assert gpu["spec"]["template"]["spec"]["nodeSelector"]["karpenter.sh/nodepool"] == (
+        "slurm-gpu-pool"
+    )
+
+    # The webhook is really on: the same Controller naming a ConfigMap that does not exist
+    # is denied (the first-install failure slinky-pr's ordering avoids).
+    bad = controller(cluster, ns)
+    bad["metadata"] = {"name": "no-gres-conf", "namespace": ns}
+    bad["spec"]["configFileRefs"] = [{"name": "does-not-exist"}]
+    bad.pop("status", None)
+    with pytest.raises(ClusterError, match=r"denied the request.*does-not-exist"):
+        cluster.kubectl("create", "-f", "-", stdin=json.dumps(bad))
+
+
+def test_upgrade_adds_a_gpu_partition_and_rollback_removes_it(
+    helm3: Helm, chart: Path, cluster: Cluster
+) -> None:
+    ns = "h3-upgrade"
+    assert install(helm3, chart, ns).returncode == 0
+    # revision 2 like revision 1; revision 1 alone holds the chart's Secrets (see below)
+    assert install(helm3, chart, ns).returncode == 0
+    done = install(helm3, chart, ns, "-f", STATIC_GPU)
+    assert done.returncode == 0, done.stderr
+    static = nodeset(cluster, ns, "static")
+    assert "Gres=gpu:8" in static["spec"]["extraConf"]
+    assert static["spec"]["slurmd"]["resources"]["limits"]["nvidia.com/gpu"] == 8
+    assert static["spec"]["template"]["spec"]["nodeSelector"]["role"] == "slurm-static-gpu"
+    assert "PartitionName=static-gpu-partition" in controller(cluster, ns)["spec"]["extraConf"]
+    assert [r["status"] for r in helm3.history(RELEASE, ns)][-1] == "deployed"
+
+    rolled = helm3("rollback", RELEASE, "2", "-n", ns, check=False)
+    assert rolled.returncode == 0, rolled.stderr
+    assert [r["status"] for r in helm3.history(RELEASE, ns)][-1] == "deployed"
+    assert "PartitionName=static-gpu-partition" not in controller(cluster, ns)["spec"]["extraConf"]
+    eventually(lambda: gone(cluster, ns, "static"))
+    assert "Gres=gpu:a100:8" in nodeset(cluster, ns, "gpu")["spec"]["extraConf"]
+
+
+def gone(cluster: Cluster, namespace: str, key: str) -> bool:
+    try:
+        nodeset(cluster, namespace, key)
+    except ClusterError as err:
+        return "NotFound" in str(err)
+    return False
+
+
+def test_rollback_to_the_first_revision_fails_without_slinky_pr_too(
+    helm3: Helm, chart: Path, cluster: Cluster
+) -> None:
+    """The chart renders its Secrets only when `lookup` finds none (revision 1), and Helm 3
+    refuses to roll back to a revision holding an object the current one does not. Plain
+    chart, no post-renderer: the limit is the chart's and Helm 3's (README)."""
+    ns = "h3-plain"
+    plain = ("upgrade", "--install", RELEASE, chart, "-n", ns, "--create-namespace", "-f", VALUES)
+    helm3(*plain, "--set", "nodesets.gpu.enabled=false")  # no GRES: nothing needs slinky-pr
+    helm3(*plain, "--set", "nodesets.gpu.enabled=false")
+    rolled = helm3("rollback", RELEASE, "1", "-n", ns, check=False)
+    assert rolled.returncode != 0
+    assert f'no Secret with the name "{FULLNAME}-auth-' in rolled.stderr
+
+
+def test_broken_profile_leaves_the_release_untouched(
+    helm3: Helm, chart: Path, cluster: Cluster, tmp_path: Path
+) -> None:
+    ns = "h3-broken"
+    assert install(helm3, chart, ns).returncode == 0
+    history = helm3.history(RELEASE, ns)
+    before = {k: nodeset(cluster, ns, k)["metadata"]["generation"] for k in ("gpu", "cpu")}
+    bad = tmp_path / "profiles.yaml"
+    bad.write_text(BROKEN_PROFILE)
+
+    done = install(helm3, chart, ns, "-f", STATIC_GPU, profiles=bad)
+    assert done.returncode != 0
+    assert "profiles.yaml:5 at clusters[0].partitions[0].gres" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert helm3.history(RELEASE, ns) == history
+    after = {k: nodeset(cluster, ns, k)["metadata"]["generation"] for k in ("gpu", "cpu")}
+    assert after == before
+    with pytest.raises(ClusterError, match="NotFound"):
+        nodeset(cluster, ns, "static")
+    manifest = yaml.safe_load_all(helm3("get", "manifest", RELEASE, "-n", ns).stdout)
+    assert f"{FULLNAME}-worker-static" not in {
+        d["metadata"]["name"] for d in manifest if isinstance(d, dict)
+    }

@@ -1,0 +1,134 @@
+"""What the real Slinky operator builds from a post-rendered release, read back from the API
+server: the Controller's slurm.conf ConfigMap and the NodeSet pods' slurmd arguments.
+
+Without a kubelet the chain stops there: the pods are created (and stay Pending), their
+slurmd never runs. These files and arguments are held equal to `postrender.slurmsim`,
+which rebuilds them from the stream for the real-Slurm tests.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import devcluster
+import pytest
+import yaml
+from devcluster import Cluster
+from e2e_stack import (
+    PROFILES,
+    STATIC_GPU,
+    VALUES,
+    VENV_BIN,
+    eventually,
+    get,
+    helm_for,
+    retry_webhook_cache_miss,
+)
+
+from postrender.errors import EXIT_INPUT
+from postrender.slurmsim import assemble, operator_slurmd_conf
+
+NAMESPACE = "operator"
+# Operator 1.0.1 confuses Controllers of one name in several namespaces (it sets owner
+# references across namespaces and creates no pods): the other tests' releases are all
+# `slinky`, so this one has a name of its own.
+RELEASE = "opcheck"
+FULLNAME = "opcheck-slurm"
+
+
+@pytest.fixture(scope="module")
+def stream(cluster: Cluster, chart: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Install with the Helm 3 CLI; returns the manifest Helm applied."""
+    helm = helm_for("helm3", tmp_path_factory.mktemp("helm3"), cluster)
+    done = retry_webhook_cache_miss(cluster, NAMESPACE, lambda: helm(
+        "upgrade", "--install", RELEASE, chart, "-n", NAMESPACE, "--create-namespace",
+        "-f", VALUES, "-f", STATIC_GPU, "--post-renderer", "slinky-pr",
+        "--post-renderer-args", f"--config={PROFILES}", check=False,
+    ))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return helm("get", "manifest", RELEASE, "-n", NAMESPACE).stdout
+
+
+def slurm_conf(cluster: Cluster) -> dict[str, str]:
+    data: dict[str, str] = get(cluster, "configmap", NAMESPACE, f"{FULLNAME}-config")["data"]
+    return data
+
+
+def test_operator_slurm_conf_has_the_partitions_and_gres(cluster: Cluster, stream: str) -> None:
+    data = eventually(lambda: slurm_conf(cluster))
+    conf = data["slurm.conf"].splitlines()
+    assert "GresTypes=gpu" in conf
+    for partition in ("gpu-partition", "cpu-partition", "static-gpu-partition", "debug"):
+        assert any(line.startswith(f"PartitionName={partition} ") for line in conf), partition
+    # gres.conf comes from slinky-pr's ConfigMap (configFileRefs), so the operator does not
+    # write its default one
+    assert "gres.conf" not in data
+
+    # slurmsim.assemble rebuilds the same NodeSet and partition lines (operator 1.0.1 writes
+    # NodeSets in its cache's order, 1.1.0 sorts them: compared as a set) and the same
+    # extraConf lines, in order
+    sim = assemble(stream).slurm_conf_body().splitlines()
+    assert sim[0] == "AccountingStorageType=accounting_storage/none" and sim[0] in conf
+    nodes = conf.index("### COMPUTE & PARTITION ###")
+    extra = conf.index("### EXTRA CONFIG ###")
+    nodeset_lines = [line.rstrip() for line in conf[nodes:extra] if not line.startswith("#")]
+    sim_nodeset_lines = [
+        line.rstrip() for line in sim if line.startswith(("NodeSet=", "PartitionName="))
+    ]
+    n = len(nodeset_lines)
+    assert sorted(nodeset_lines) == sorted(sim_nodeset_lines[:n])
+    assert [line for line in conf[extra + 1 :] if line] == sim[1 + n :]
+
+
+def slurmd_args(cluster: Cluster) -> dict[str, list[str]]:
+    pods: Any = get(cluster, "pods", NAMESPACE)
+    found = {}
+    for pod in pods["items"]:
+        for container in pod["spec"]["containers"]:
+            if container["name"] == "slurmd":
+                found[pod["metadata"]["name"]] = container["args"]
+    return found
+
+
+def test_operator_nodeset_pods_run_slurmd_with_the_merged_conf(
+    cluster: Cluster, stream: str
+) -> None:
+    nodesets = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all(stream)
+        if isinstance(d, dict) and d["kind"] == "NodeSet"
+    }
+    expected_pods = {f"{name}-0" for name in nodesets}
+    pods = eventually(
+        lambda: expected_pods <= slurmd_args(cluster).keys() and slurmd_args(cluster), 120
+    )
+    for name, spec in ((n, d["spec"]) for n, d in nodesets.items()):
+        key = spec["template"]["spec"]["hostname"].strip("-")
+        args = pods[f"{name}-0"]
+        assert args[0] == "-Z"
+        conf = args[args.index("--conf") + 1]
+        assert conf == f"'{operator_slurmd_conf(spec.get('extraConf', ''), key)}'"
+        if key in ("gpu", "static"):
+            assert "Gres=gpu:" in conf and f"Features={key}" in conf
+
+
+def test_verify_reaches_the_api_server_and_stops_where_a_pod_is_needed(
+    cluster: Cluster, stream: str
+) -> None:
+    """`slinky verify` against this API server: kubectl finds the release's namespace and
+    the Controller's StatefulSet, but no controller-manager makes its pod, so the exec
+    into slurmctld is refused; verify says so and which command, without a traceback."""
+    assert get(cluster, "statefulset", NAMESPACE, f"{FULLNAME}-controller")
+    kubectl = f"{devcluster.binary('kubectl')} --kubeconfig {cluster.kubeconfig}"
+    done = subprocess.run(
+        [VENV_BIN / "slinky", "verify", "--config", PROFILES, "-n", NAMESPACE,
+         "--release", RELEASE, "--kubectl", kubectl],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == EXIT_INPUT, done.stderr
+    assert done.stdout == ""
+    assert f"exec -n {NAMESPACE} {FULLNAME}-controller-0 -c slurmctld -- scontrol" in done.stderr
+    assert f'pods "{FULLNAME}-controller-0" not found' in done.stderr
+    assert "Traceback" not in done.stderr
