@@ -2,7 +2,7 @@
 server: the Controller's slurm.conf ConfigMap and the NodeSet pods' slurmd arguments.
 
 Without a kubelet the chain stops there: the pods are created (and stay Pending), their
-slurmd never runs. These files and arguments are held equal to `postrender.slurmsim`,
+slurmd never runs. These files and arguments are held equal to `postrender.slurm.harness`,
 which rebuilds them from the stream for the real-Slurm tests.
 """
 
@@ -28,7 +28,7 @@ from e2e_stack import (
 )
 
 from postrender.errors import EXIT_INPUT
-from postrender.slurmsim import assemble, operator_slurmd_conf
+from postrender.slurm.harness import assemble, operator_slurmd_conf
 
 NAMESPACE = "operator"
 # Operator 1.0.1 confuses Controllers of one name in several namespaces (it sets owner
@@ -66,7 +66,7 @@ def test_operator_slurm_conf_has_the_partitions_and_gres(cluster: Cluster, strea
     # write its default one
     assert "gres.conf" not in data
 
-    # slurmsim.assemble rebuilds the same NodeSet and partition lines (operator 1.0.1 writes
+    # harness.assemble rebuilds the same NodeSet and partition lines (operator 1.0.1 writes
     # NodeSets in its cache's order, 1.1.0 sorts them: compared as a set) and the same
     # extraConf lines, in order
     sim = assemble(stream).slurm_conf_body().splitlines()
