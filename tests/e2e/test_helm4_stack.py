@@ -27,7 +27,7 @@ from e2e_stack import (
     retry_webhook_cache_miss,
 )
 
-from postrender.golden import normalize
+from postrender.golden.cases import normalize
 
 RELEASE = "slinky"
 FULLNAME = "slinky-slurm"
