@@ -4,9 +4,9 @@ objects the server denies are held against `slinky lint`.
 
 Each broken case changes one object of the post-rendered release (or of a NodePool
 slinky-pr emits). The server must deny it (else the case proves nothing), and
-`slinky lint` must report an error on that object, except for the cases in LINT_GAPS:
-known gaps, listed so that they stay visible (a gap that lint closes fails the test
-until it is removed from the list).
+`slinky lint` must report an error on that object. A ConfigMap that exists in the
+cluster, referenced by the Controller, is held the same way: admitted and clean with
+``--cluster-objects``, or denied and reported when it carries a file the operator reserves.
 """
 
 from __future__ import annotations
@@ -165,10 +165,6 @@ CASES: dict[str, tuple[str, str, Mutation]] = {
     "nodepool-in-without-values (CEL)": ("NodePool", "", empty_requirement_values),
     "nodepool-restricted-label (CEL)": ("NodePool", "", restricted_requirement),
 }
-#: Cases the server denies and `slinky lint` does not report (measured; see module doc):
-#: lint checks objects against the CRD schemas and CEL rules, not a Controller's
-#: references (the webhook's lookup) or object names.
-LINT_GAPS = {"controller-missing-config-file", "nodeset-name-not-dns"}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -192,6 +188,37 @@ def test_server_denies_and_lint_reports(
     else:
         errors = lint_errors([broken if d is target else d for d in release], [], tmp_path)
     caught = [f for f in errors if f["object"] == f"{kind}/{broken['metadata']['name']}"]
-    assert bool(caught) == (case not in LINT_GAPS), (
-        f"{case}: server says {denial!r}; lint errors on the object: {caught}"
-    )
+    assert caught, f"{case}: server says {denial!r}; lint errors: {errors}"
+
+
+@pytest.mark.parametrize(
+    ("data", "denied"),
+    [({"cgroup.conf": "CgroupPlugin=autodetect\n"}, False), ({"slurm.conf": "x=y\n"}, True)],
+    ids=["cgroup-conf", "reserved-slurm-conf"],
+)
+def test_a_configmap_from_the_cluster(
+    data: dict[str, str], denied: bool, cluster: Cluster, release: list[Doc], tmp_path: Path
+) -> None:
+    """A Controller referencing a ConfigMap the cluster has (not the release)."""
+    name = f"slinky-cluster-{next(iter(data)).replace('.', '-')}"
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "data": data,
+                 "metadata": {"name": name, "namespace": NAMESPACE}}  # fmt: skip
+    target = next(d for d in release if d["kind"] == "Controller")
+    controller = copy.deepcopy(target)
+    controller["spec"]["configFileRefs"].append({"name": name})
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(configmap))
+    try:
+        denial = server_denial(cluster, controller)
+        if denial and WEBHOOK_CACHE_MISS.search(denial):  # the webhook's cache lagged (e2e_stack)
+            denial = server_denial(cluster, controller)
+    finally:
+        cluster.kubectl("delete", "configmap", name, "-n", NAMESPACE)
+    stream = [controller if d is target else d for d in release]
+    errors = lint_errors(stream, [configmap], tmp_path)
+    ref = f"Controller/{controller['metadata']['name']}"
+    caught = [f for f in errors if f["object"] == ref]
+    assert bool(denial) == denied, denial
+    assert bool(caught) == denied, caught
+    # the cluster object is what lint's verdict rests on: without it, the reference dangles
+    alone = [f["rule"] for f in lint_errors(stream, [], tmp_path) if f["object"] == ref]
+    assert "SPR-C007" in alone

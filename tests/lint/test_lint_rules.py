@@ -17,7 +17,8 @@ import yaml
 
 from postrender.lint import RULES, LintResult, lint
 
-CASES = Path(__file__).resolve().parents[2] / "testdata" / "lint" / "rules"
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ROOT / "testdata" / "lint" / "rules"
 
 
 def _cases() -> list[Any]:
@@ -65,6 +66,10 @@ def test_every_rule_has_a_passing_and_a_failing_case() -> None:
         if not spec.get("pass") or not spec.get("fail"):
             missing.append(rule_id)
     assert missing == []
+
+
+def test_the_readme_counts_the_rules() -> None:
+    assert f"{len(RULES)} rules,\none module each" in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize(("rule_id", "verdict", "case"), _cases())

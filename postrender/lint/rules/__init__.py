@@ -16,6 +16,7 @@ from types import ModuleType
 
 from postrender.lint.rules import (
     ami_family,
+    config_file_refs,
     consolidate_after,
     consolidation_policy,
     crd_schema,
@@ -38,6 +39,7 @@ from postrender.lint.rules import (
     karpenter_version,
     labels,
     nodeclassref,
+    object_names,
     partition_config,
     partition_nodes,
     partition_time,
@@ -57,6 +59,7 @@ RULES: dict[str, ModuleType] = {
     "SPR-P001": profile_schema,
     "SPR-P002": profile_apply,
     "SPR-P003": crd_schema,
+    "SPR-P004": object_names,
     # I: instance types
     "SPR-I001": instance_type,
     # G: GRES and GPUs
@@ -93,6 +96,7 @@ RULES: dict[str, ModuleType] = {
     "SPR-C004": priority_tier,
     "SPR-C005": partition_nodes,
     "SPR-C006": partition_config,
+    "SPR-C007": config_file_refs,
     # O: operations
     "SPR-O001": efa_spot,
     "SPR-O002": default_toleration,

@@ -2,7 +2,8 @@
 
 **What.** When a NodeSet advertises ``Gres=gpu``, the Controller's ``spec.configFileRefs``
 must reference exactly one ConfigMap carrying a ``gres.conf`` key (``AutoDetect=nvidia``).
-A referenced ConfigMap that is not in the release is assumed to be created elsewhere.
+A referenced ConfigMap that is not in the release is assumed to be created elsewhere
+(SPR-C007 reports it unless ``--cluster-objects`` gives it).
 
 **Why.** Without gres.conf slurmd finds no GPU devices and the node is drained; with two
 ConfigMaps carrying ``gres.conf`` the operator mounts the same file twice and one silently
