@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from needs import missing
+from needs import built_or_on_path, missing
 
 from postrender.cli.slinky import slinky_main
 from postrender.errors import SlinkyError
@@ -168,11 +167,13 @@ clusters:
 
 @pytest.fixture(scope="module")
 def kubectl() -> str:
-    """kubectl with its built-in kustomize; skipped without it, except under CI."""
-    path = shutil.which("kubectl")
+    """kubectl with its built-in kustomize (the one `make e2e-build` builds, else one on
+    PATH); skipped without it, except under CI."""
+    path = built_or_on_path("kubectl")
     if path is None:
         missing(
-            "kubectl is not on PATH: cannot check the export with a real kustomize",
+            "no kubectl (`make e2e-build` builds one): cannot check the export with a real "
+            "kustomize",
             "the kustomize equivalence test",
         )
     return path
