@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := testdata/examples
 
-.PHONY: demo test e2e e2e-build cluster-up cluster-down lint bench fuzz schemas catalogue clean slurm-chroot
+.PHONY: demo test e2e e2e-build cluster-up cluster-down lint bench fuzz schemas catalogue docs clean slurm-chroot
 
 demo: $(VENV)/.runtime
 	$(BIN)/slinky explain --config $(EXAMPLE)/profiles.yaml $(EXAMPLE)/release.yaml
@@ -53,6 +53,10 @@ schemas: $(VENV)/.test
 
 catalogue: $(VENV)/.test
 	$(BIN)/python tools/build_catalogue.py
+
+# docs/profile-keys.md and docs/lint-rules.md, from the profile schema and the rule docstrings.
+docs: $(VENV)/.test
+	$(BIN)/python tools/gendocs.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

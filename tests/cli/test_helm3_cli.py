@@ -335,7 +335,8 @@ def test_install_hook_builds_a_virtualenv_beside_another_slinky_on_path(
 def test_helm4_plugin_is_refused_by_the_readme_command_and_breaks_helm3_otherwise(
     helm: Helm, tmp_path: Path
 ) -> None:
-    """What README and Troubleshooting say about the Helm 4 post-renderer plugin, on Helm 3."""
+    """What the README and docs/errors.md (Troubleshooting) say about the Helm 4
+    post-renderer plugin, on Helm 3."""
     clone = repository_copy(tmp_path / "clone")  # Helm 3 names the link after it
     helm("plugin", "install", clone)
     # The README's Helm 4 command stops at a flag Helm 3 does not have, before installing

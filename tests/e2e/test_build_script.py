@@ -1,4 +1,4 @@
-"""tools/e2e/build.sh with nothing changed rebuilds nothing, quickly (README), and the
+"""tools/e2e/build.sh with nothing changed rebuilds nothing, quickly (docs/e2e.md), and the
 binaries are the ones the suite's conventions name."""
 
 from __future__ import annotations

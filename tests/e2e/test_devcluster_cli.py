@@ -1,4 +1,4 @@
-"""The README's `make cluster-up` / `make cluster-down`: `devcluster.py up` returns with the
+"""docs/e2e.md's `make cluster-up` / `make cluster-down`: `devcluster.py up` returns with the
 control plane running and prints its kubeconfig; `down` stops every process by PID.
 
 The operator's webhook port is fixed (9443) and the session's control plane holds it, so

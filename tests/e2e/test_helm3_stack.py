@@ -123,7 +123,7 @@ def test_rollback_to_the_first_revision_fails_without_slinky_pr_too(
 ) -> None:
     """The chart renders its Secrets only when `lookup` finds none (revision 1), and Helm 3
     refuses to roll back to a revision holding an object the current one does not. Plain
-    chart, no post-renderer: the limit is the chart's and Helm 3's (README)."""
+    chart, no post-renderer: the limit is the chart's and Helm 3's (docs/e2e.md)."""
     ns = "h3-plain"
     plain = ("upgrade", "--install", RELEASE, chart, "-n", ns, "--create-namespace", "-f", VALUES)
     helm3(*plain, "--set", "nodesets.gpu.enabled=false")  # no GRES: nothing needs slinky-pr
