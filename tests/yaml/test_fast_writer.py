@@ -76,10 +76,10 @@ def test_declines_what_it_does_not_write_like_pyyaml(body: Any, why: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "shared", [{"key": "nvidia.com/gpu", "operator": "Exists"}, {}, []], ids=["map", "{}", "[]"]
+    "reused", [{"key": "nvidia.com/gpu", "operator": "Exists"}, {}, []], ids=["map", "{}", "[]"]
 )
-def test_shared_objects_go_to_pyyaml_which_writes_anchors(shared: Any) -> None:
-    body = {"a": shared, "b": [shared]}
+def test_reused_objects_go_to_pyyaml_which_writes_anchors(reused: Any) -> None:
+    body = {"a": reused, "b": [reused]}
     assert fast(body) is None
     assert "&id001" in stream.dump(body) == pyyaml_io.dump(body)
 
