@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -92,7 +93,10 @@ def main() -> None:
     parser.add_argument("--kustomize-max", type=int, default=4000, help="skip kustomize above this")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    kubectl = shutil.which("kubectl")
+    # The kubectl `make e2e-build` pins (its kustomize is then a known version), else PATH's.
+    cache = os.environ.get("SLINKY_E2E_CACHE") or Path.home() / ".cache/slinky-pr/e2e"
+    pinned = Path(cache) / "bin" / "kubectl"
+    kubectl = str(pinned) if os.access(pinned, os.X_OK) else shutil.which("kubectl")
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="slinky-bench-") as tmp:
