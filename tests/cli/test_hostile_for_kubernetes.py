@@ -1,4 +1,4 @@
-"""Hostile input, round two (issue 19): shapes the CRDs leave unchecked, YAML scalars whose
+"""Hostile input that Kubernetes reads: shapes the CRDs leave unchecked, YAML scalars whose
 meaning must survive for Kubernetes, valid manifests that must pass through, stdout that
 carries nothing but the stream, output Kubernetes would reject, and the verify command.
 
