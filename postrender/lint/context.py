@@ -25,10 +25,10 @@ from postrender.lint.objects import Obj, as_list, as_map, dig, ignore_ids
 from postrender.model import catalogue
 from postrender.model.catalogue import InstanceType
 from postrender.model.profiles import Partition, Profile
-from postrender.model.quantity import whole_quantity
 from postrender.model.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
 from postrender.select import SLINKY_GROUP, nodeset_key, partition_annotation
 from postrender.validate.kubernetes import label_key_problems
+from postrender.validate.quantity import whole_quantity
 
 GPU_RESOURCES = ("nvidia.com/gpu", "aws.amazon.com/neuron")
 EFA_RESOURCE = "vpc.amazonaws.com/efa"

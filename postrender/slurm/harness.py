@@ -53,11 +53,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from postrender.model.quantity import whole_quantity
 from postrender.model.slurmconf import ConfError, Gres, operator_conf
 from postrender.slurm import chroot as slurmroot
 from postrender.slurm.chroot import MOUNT_POINT, Gpu, View
 from postrender.slurm.scontrol import parse_scontrol_oneliners
+from postrender.validate.quantity import whole_quantity
 
 if TYPE_CHECKING:
     from postrender.model.profiles import Profile
