@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from postrender.errors import EXIT_PLAN, Problem, SlinkyError
+from postrender.model.nodeset import nodeset_hostname, nodeset_key
 from postrender.model.profiles import NODE_FIELDS, Partition, Profile
 from postrender.model.slurmconf import Gres
 from postrender.yaml.stream import Document, Stream
@@ -142,16 +143,6 @@ def operator_writes_gres_defaults(obj: dict[str, Any]) -> bool:
     return version is not None and (1, 0, 0) <= version < (1, 2, 0)
 
 
-def nodeset_key(obj: dict[str, Any]) -> str:
-    """The chart's nodesets.<key>: the pod hostname prefix, else the name after ``-worker-``."""
-    spec = obj.get("spec") or {}
-    hostname = ((spec.get("template") or {}).get("spec") or {}).get("hostname")
-    if isinstance(hostname, str) and hostname.strip("-"):
-        return hostname.rstrip("-")
-    name = str((obj.get("metadata") or {}).get("name", ""))
-    return name.rsplit("-worker-", 1)[-1]
-
-
 def partition_annotation(obj: dict[str, Any]) -> str | None:
     """The slinky-pr/partition annotation, from the NodeSet or (chart 1.0.x) its template."""
     for meta in (
@@ -232,11 +223,13 @@ def build_release(stream: Stream, profile: Profile) -> Release:
             elif profile.partitions[name] not in chosen:
                 chosen.append(profile.partitions[name])
         chosen += [p for p in by_key.get(key, []) if p not in chosen]
-        if chosen and not _KEY.fullmatch(key):
-            # The key becomes Nodes=<key> in slurm.conf: nothing else may ride along.
+        # The key becomes Nodes=<key> in slurm.conf: nothing else may ride along, and a
+        # hostname the operator would cut at whitespace is refused, not silently shortened.
+        shown = (nodeset_hostname(found.obj) or "").strip("-") or key
+        if chosen and not (_KEY.fullmatch(key) and shown == key):
             problems.append(
                 Problem(
-                    f"NodeSet key {key!r} (spec.template.spec.hostname) is not a DNS label",
+                    f"NodeSet key {shown!r} (spec.template.spec.hostname) is not a DNS label",
                     document=found.doc.label,
                     path="spec.template.spec.hostname",
                     hint="use lowercase letters, digits and '-' (the chart's nodesets.<key>)",

@@ -110,3 +110,17 @@ def test_the_graph_sees_function_level_imports() -> None:
     edges = _graph()
     assert sum(len(targets) for targets in edges.values()) > len(MODULES)
     assert any(edges[name] for name in MODULES if name.startswith("postrender.cli."))
+
+
+def test_validate_imports_nothing_from_model() -> None:
+    # The profile model checks labels and tolerations with validate's Kubernetes rules, so
+    # validate sits below model: an arrow back (validate -> model) would make the two one layer.
+    upward = sorted(
+        f"{name} imports {target}"
+        for name, targets in _graph().items()
+        if name.startswith("postrender.validate")
+        for target in targets
+        if target.startswith("postrender.model")
+    )
+    assert upward == []
+    assert "postrender.validate.kubernetes" in _graph()["postrender.model.profiles"]

@@ -166,6 +166,28 @@ def test_target_by_nodeset_key_without_annotation() -> None:
     assert cpu["spec"]["template"]["spec"]["nodeSelector"]["role"] == "cpu"
 
 
+def test_a_nodeset_without_hostname_is_targeted_by_its_whole_name() -> None:
+    # The operator calls it by metadata.name (NodeSet=slinky-slurm-worker-cpu), not "cpu".
+    text = RELEASE_13.replace("slinky-pr/partition: cpu-partition", "other: x").replace(
+        "      hostname: cpu-\n", "", 1
+    )
+    listed = """
+      - name: gpu-partition
+      - name: batch
+        nodesets: [%s]
+        nodeSelector: {role: cpu}
+"""
+    cpu = objects(post_render(text, profile(listed % "slinky-slurm-worker-cpu")).output)
+    pod = cpu["NodeSet/slinky-slurm-worker-cpu"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"]["role"] == "cpu"
+    by_suffix = post_render(text, profile(listed % "cpu"))
+    assert any(
+        "lists NodeSet 'cpu', which this release does not render" in n for n in by_suffix.notes
+    )
+    untouched = objects(by_suffix.output)["NodeSet/slinky-slurm-worker-cpu"]["spec"]["template"]
+    assert "role" not in (untouched["spec"].get("nodeSelector") or {})
+
+
 def test_partitions_sharing_a_nodeset_one_line_each() -> None:
     text = RELEASE_13.replace(
         "slinky-pr/partition: gpu-partition", "slinky-pr/partition: gpu-partition,debug"

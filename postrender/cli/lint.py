@@ -181,7 +181,7 @@ def _values_files(helm_args: list[str]) -> list[str]:
 
 def _nodeset_keys(text: str) -> dict[str, str]:
     """``NodeSet/name`` → the chart's ``nodesets.<key>`` for the rendered release."""
-    from postrender.select import nodeset_key
+    from postrender.model.nodeset import nodeset_key
     from postrender.yaml.stream import read_stream
 
     keys = {}

@@ -24,11 +24,12 @@ from postrender.lint.finding import Finding
 from postrender.lint.objects import Obj, as_list, as_map, dig, ignore_ids
 from postrender.model import catalogue
 from postrender.model.catalogue import InstanceType
+from postrender.model.nodeset import nodeset_key
 from postrender.model.profiles import Partition, Profile
-from postrender.model.quantity import whole_quantity
 from postrender.model.slurmconf import ConfError, Gres, conf_lines, line_tokens, operator_conf
-from postrender.select import SLINKY_GROUP, nodeset_key, partition_annotation
+from postrender.select import SLINKY_GROUP, partition_annotation
 from postrender.validate.kubernetes import label_key_problems
+from postrender.validate.quantity import whole_quantity
 
 GPU_RESOURCES = ("nvidia.com/gpu", "aws.amazon.com/neuron")
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
@@ -41,13 +42,6 @@ _PARTITION_FIELD = re.compile(r"partitions\[\d+\]\.(?P<field>[A-Za-z_]+)")
 def _int(value: Any, default: int = 0) -> int:
     whole = whole_quantity(value)
     return default if whole is None else whole
-
-
-def _nodeset_key(body: dict[str, Any]) -> str:
-    try:
-        return nodeset_key(body)
-    except (AttributeError, TypeError):  # spec or template is not a map: the CRD says so
-        return str(dig(body, "metadata", "name") or "").rsplit("-worker-", 1)[-1]
 
 
 def _annotation(body: dict[str, Any]) -> str | None:
@@ -69,7 +63,7 @@ class NodeSetView:
     @cached_property
     def key(self) -> str:
         """The chart's ``nodesets.<key>``: Slurm's NodeSet and feature name."""
-        return _nodeset_key(self.obj.body)
+        return nodeset_key(self.obj.body)
 
     @cached_property
     def pod(self) -> dict[str, Any]:
@@ -253,7 +247,7 @@ class LintContext:
             if name in partitions and name not in seen:
                 seen.add(name)
                 yield partitions[name]
-        key = _nodeset_key(obj.body)
+        key = nodeset_key(obj.body)
         for partition in partitions.values():
             if key in partition.nodesets and partition.name not in seen:
                 seen.add(partition.name)

@@ -1,1 +1,1 @@
-"""What users and Slurm say: profiles, the instance catalogue, slurm.conf values, quantities."""
+"""What users and Slurm say: profiles, the instance catalogue, slurm.conf values, NodeSet keys."""

@@ -53,11 +53,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from postrender.model.quantity import whole_quantity
+from postrender.model.nodeset import nodeset_key
 from postrender.model.slurmconf import ConfError, Gres, operator_conf
 from postrender.slurm import chroot as slurmroot
 from postrender.slurm.chroot import MOUNT_POINT, Gpu, View
 from postrender.slurm.scontrol import parse_scontrol_oneliners
+from postrender.validate.quantity import whole_quantity
 
 if TYPE_CHECKING:
     from postrender.model.profiles import Profile
@@ -201,17 +202,6 @@ def operator_slurmd_conf(extra_conf: str, key: str) -> str:
     return " ".join(sorted(f"{k}={','.join(v)}" for k, v in merged.items()))
 
 
-def _nodeset_key(doc: Mapping[str, Any]) -> str:
-    """The NodeSet's Slurm name: pod hostname prefix without dashes, else the object name."""
-    spec = doc.get("spec") or {}
-    pod = ((spec.get("template") or {}).get("spec")) or {}
-    hostname = str(pod.get("hostname") or "").strip()
-    if hostname:
-        return hostname.split()[0].strip("-")
-    # Upstream (1.0.1 to HEAD) falls back to metadata.name itself, not a suffix.
-    return str((doc.get("metadata") or {}).get("name") or "")
-
-
 def _gpu_limit(spec: Mapping[str, Any]) -> int | None:
     """The slurmd container's ``nvidia.com/gpu`` limit, if any."""
     resources = ((spec.get("slurmd") or {}).get("resources")) or {}
@@ -258,7 +248,7 @@ def assemble(stream_text: str) -> SlurmRelease:
         ref = (spec.get("controllerRef") or {}).get("name")
         if ref and ref != cname:
             continue
-        key = _nodeset_key(doc)
+        key = nodeset_key(doc)
         extra = spec.get("extraConf") or ""
         if not isinstance(extra, str):
             raise AssembleError(f"NodeSet {key}: extraConf is not a string")

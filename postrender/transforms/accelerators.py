@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from postrender.errors import Problem
 from postrender.model.profiles import Partition
-from postrender.model.quantity import same_quantity
 from postrender.model.slurmconf import (
     ConfError,
     format_tokens,
@@ -32,6 +31,7 @@ from postrender.model.slurmconf import (
 from postrender.plan import Why, lookup
 from postrender.select import Target
 from postrender.transforms.context import Context
+from postrender.validate.quantity import same_quantity
 
 RESOURCES = ["spec", "slurmd", "resources"]
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 from postrender.errors import Problem
 from postrender.model.catalogue import lookup as instance
 from postrender.model.profiles import Partition
-from postrender.model.quantity import whole_quantity
 from postrender.plan import lookup
 from postrender.select import Target, chart_version
 from postrender.transforms.context import Context
 from postrender.transforms.karpenter import NODEPOOL_LABEL, wants_pool
+from postrender.validate.quantity import whole_quantity
 
 
 def one_pod_per_node(nodeset: dict[str, object]) -> bool | None:

@@ -52,11 +52,11 @@ from collections.abc import Iterable, Mapping
 from postrender.errors import Problem
 from postrender.model.catalogue import InstanceType, lookup
 from postrender.model.profiles import Partition
-from postrender.model.quantity import same_quantity
 from postrender.plan import Why
 from postrender.select import Target
 from postrender.transforms.context import Context
 from postrender.validate import karpenter as karpenter_rules
+from postrender.validate.quantity import same_quantity
 from postrender.yaml.stream import Document
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.

@@ -14,6 +14,7 @@ partition of the same name, or a second ``Default=YES`` is reported, never dupli
 from __future__ import annotations
 
 from postrender.errors import Problem
+from postrender.model.nodeset import nodeset_key
 from postrender.model.slurmconf import (
     conf_lines,
     is_default,
@@ -22,7 +23,6 @@ from postrender.model.slurmconf import (
     partition_names,
 )
 from postrender.plan import Why, lookup
-from postrender.select import nodeset_key
 from postrender.transforms.context import Context
 
 

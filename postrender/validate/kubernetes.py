@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from postrender.model.quantity import same_quantity, whole_quantity
+from postrender.validate.quantity import same_quantity, whole_quantity
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
 TYPE_CHECKING = False

@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from postrender.lint.cluster import NodeSource
 from postrender.lint.context import LintContext, NodeSetView
 from postrender.lint.finding import Finding
-from postrender.model.quantity import quantity_float
 from postrender.transforms.capacity import one_pod_per_node, replicas
+from postrender.validate.quantity import quantity_float
 
 ID = "SPR-K009"
 SEVERITY = "error"

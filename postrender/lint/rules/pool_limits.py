@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from postrender.lint.cluster import NodeSource
 from postrender.lint.context import LintContext, NodeSetView
 from postrender.lint.finding import Finding
-from postrender.model.quantity import quantity_float
+from postrender.validate.quantity import quantity_float
 
 ID = "SPR-K007"
 SEVERITY = "error"

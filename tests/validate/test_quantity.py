@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.model.quantity import parse_quantity, quantity_float, same_quantity, whole_quantity
 from postrender.validate.kubernetes import resources_problems
+from postrender.validate.quantity import (
+    parse_quantity,
+    quantity_float,
+    same_quantity,
+    whole_quantity,
+)
 
 
 @pytest.mark.parametrize(
