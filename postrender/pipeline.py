@@ -121,7 +121,7 @@ def validate(documents: Iterable[Document], release: Release | None = None) -> N
             for problem in validate_document(obj):
                 where = f"{prefix.lstrip('/').replace('/', '.')}." if prefix else ""
                 problems.append(
-                    Problem(problem.message, document=doc.label, path=where + problem.path)
+                    problem.replace(document=doc.label, path=where + (problem.path or ""))
                 )
     if release is not None:
         problems += _pod_rules(release)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 
 import yaml
 
@@ -110,7 +109,7 @@ def key_lines(findings: Iterable[Finding]) -> list[Finding]:
                 read[f.file] = _documents(f.file)
             doc = _document(read[f.file], f.object, f.line)
             if doc is not None:
-                f = replace(f, line=line_in_node(doc, f.path))
+                f = f.replace(line=line_in_node(doc, f.path))
         located.append(f)
     return located
 
@@ -158,7 +157,7 @@ def in_chart(findings: Iterable[Finding], charts: Mapping[str, str]) -> list[Fin
             except (OSError, UnicodeDecodeError):
                 pass
             else:
-                f = replace(f, file=os.path.relpath(template), line=line)
+                f = f.replace(file=os.path.relpath(template), line=line)
         located.append(f)
     return located
 
@@ -198,7 +197,7 @@ def _in_values_file(f: Finding, target: tuple[str, int], values_files: list[str]
         for doc in _documents(values)[:1]:
             line, rest = _walk(doc, path)
             if len(path) - len(rest) >= needed:
-                return replace(f, file=os.path.relpath(values), line=line)
+                return f.replace(file=os.path.relpath(values), line=line)
     return f
 
 

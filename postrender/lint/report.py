@@ -8,7 +8,6 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import asdict
 from types import ModuleType
 from typing import Any
 
@@ -73,7 +72,7 @@ def json_report(result: LintResult) -> str:
     """Machine output: every finding with all its fields, and the counts."""
     data = {
         "post_rendered": result.post_rendered,
-        "findings": [asdict(f) for f in result.findings],
+        "findings": [f.to_dict() for f in result.findings],
         "summary": result.summary,
         "errors": result.errors,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
@@ -198,7 +198,7 @@ def run(
         except Exception as exc:  # one broken rule must not hide the others' findings
             errors.append(f"rule {rule_id} failed: {exc!r}")
             continue
-        found += [replace(f, rule=rule_id, severity=severity) for f in produced]
+        found += [f.replace(rule=rule_id, severity=severity) for f in produced]
     generic = {rule_id for rule_id, m in rules.items() if getattr(m, "GENERIC", False)}
     found = list(dict.fromkeys(_without_generic(found, generic)))  # identical ones once
     ignored = _ignored_by_annotation(ctx)

@@ -24,7 +24,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -49,16 +49,44 @@ _GRES_DETAIL = re.compile(r"\([^)]*\)")
 _PROBLEM_KINDS = frozenset({"start", "assemble", "job"})
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One difference between the profile and Slurm."""
+class Finding(Problem):
+    """One difference between the profile and Slurm, located on a partition and/or node."""
 
-    kind: str  # missing-partition, option, no-nodes, nodeset, gres, features, node-state, job, ...
-    message: str
-    partition: str | None = None
-    node: str | None = None
-    expected: str | None = None
-    actual: str | None = None
+    __slots__ = ("actual", "expected", "kind", "node", "partition")
+    FIELDS = (*Problem.FIELDS, "kind", "partition", "node", "expected", "actual")
+
+    def __init__(
+        self,
+        # missing-partition, option, no-nodes, nodeset, gres, features, node-state, job, ...
+        kind: str,
+        message: str,
+        partition: str | None = None,
+        node: str | None = None,
+        expected: str | None = None,
+        actual: str | None = None,
+    ) -> None:
+        where = ", ".join(
+            part
+            for part in (partition and f"partition {partition}", node and f"node {node}")
+            if part
+        )
+        super().__init__(message, document=where or None)
+        self.kind = kind
+        self.partition = partition
+        self.node = node
+        self.expected = expected
+        self.actual = actual
+
+    def to_dict(self) -> dict[str, str | None]:
+        """Every field, in the order of the JSON report."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "partition": self.partition,
+            "node": self.node,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
 
 
 @dataclass
@@ -85,7 +113,7 @@ class Report:
             "checked": self.checked,
             "partitions": _rows("partition", self.partitions, _PARTITION_COLUMNS),
             "nodes": _rows("node", self.nodes, _NODE_COLUMNS),
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings],
         }
         if self.jobs:
             data["jobs"] = self.jobs
@@ -106,17 +134,9 @@ class Report:
             parts.append(table(self.jobs, "job"))
         lines = [f"note: {note}" for note in self.notes]
         for finding in self.findings:
-            where = ", ".join(
-                part
-                for part in (
-                    finding.partition and f"partition {finding.partition}",
-                    finding.node and f"node {finding.node}",
-                )
-                if part
-            )
             # Comparisons are mismatches; a daemon that would not start is a problem.
             label = "PROBLEM" if finding.kind in _PROBLEM_KINDS else "MISMATCH"
-            lines.append(f"{label} {where + ': ' if where else ''}{finding.message}")
+            lines.append(f"{label} {finding.format()}")
         if self.ok:
             lines.append(
                 f"OK: {len(self.checked)} partition(s) of profile cluster {self.cluster} "

@@ -17,6 +17,7 @@ import functools
 import re
 from collections.abc import Iterable
 
+from postrender.errors import Problem
 from postrender.validate.json_values import jsonable
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
@@ -33,29 +34,6 @@ _INDEX = "index.json"
 # Long messages embed the offending value (e.g. a whole object); cut them to stay readable.
 _MAX_MESSAGE = 300
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-# A plain class, not a dataclass: importing dataclasses costs ~17 ms of every `helm upgrade`.
-class SchemaProblem:
-    """One schema violation: where in the document, and what is wrong."""
-
-    __slots__ = ("message", "path")
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path  # e.g. "spec.template.spec.tolerations[0].effect"; "" for the root
-        self.message = message
-
-    # Equal by value: the same violation reported twice (several error paths) is one.
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SchemaProblem):
-            return NotImplemented
-        return (self.path, self.message) == (other.path, other.message)
-
-    def __hash__(self) -> int:
-        return hash((self.path, self.message))
-
-    def __repr__(self) -> str:
-        return f"SchemaProblem({self.path!r}, {self.message!r})"
 
 
 def format_path(parts: Iterable[str | int]) -> str:
@@ -133,29 +111,29 @@ def _shorten(message: str) -> str:
     return message[: _MAX_MESSAGE - 3] + "..."
 
 
-def _problems(error: jsonschema_rs.ValidationError) -> Iterable[SchemaProblem]:
+def _problems(error: jsonschema_rs.ValidationError) -> Iterable[Problem]:
     unexpected = getattr(error.kind, "unexpected", None)
     if error.kind.name == "additionalProperties" and unexpected:
         # One problem per unknown field, located at the field itself: "spec.taintKubeNodes:
         # unknown field" is easier to act on than a list attached to the parent object.
         for key in unexpected:
-            yield SchemaProblem(format_path([*error.instance_path, key]), f"unknown field {key!r}")
+            yield Problem(f"unknown field {key!r}", path=format_path([*error.instance_path, key]))
         return
     inner = getattr(error.kind, "error", None)
     if error.kind.name == "propertyNames" and inner is not None and isinstance(inner.instance, str):
         # Point at the bad key (e.g. a label key) rather than at the whole map.
         path = format_path([*error.instance_path, inner.instance])
-        yield SchemaProblem(path, _shorten(f"invalid key: {inner.message}"))
+        yield Problem(_shorten(f"invalid key: {inner.message}"), path=path)
         return
-    yield SchemaProblem(format_path(error.instance_path), _shorten(error.message))
+    yield Problem(_shorten(error.message), path=format_path(error.instance_path))
 
 
-def _errors(validator: jsonschema_rs.Validator, doc: Any) -> list[SchemaProblem]:
+def _errors(validator: jsonschema_rs.Validator, doc: Any) -> list[Problem]:
     found = {problem for error in validator.iter_errors(doc) for problem in _problems(error)}
-    return sorted(found, key=lambda p: (p.path, p.message))
+    return sorted(found, key=lambda p: (p.path or "", p.message))
 
 
-def validate_document(doc: dict[str, Any]) -> list[SchemaProblem]:
+def validate_document(doc: dict[str, Any]) -> list[Problem]:
     """Validate one Kubernetes document; return its problems, or ``[]`` if it is valid.
 
     Documents whose ``apiVersion``/``kind`` has no schema (Secrets, Services, ...) are not
@@ -185,16 +163,16 @@ def validate_document(doc: dict[str, Any]) -> list[SchemaProblem]:
         return _validate(names, jsonable(doc))
 
 
-def _rule_problems(name: str, doc: dict[str, Any]) -> list[SchemaProblem]:
+def _rule_problems(name: str, doc: dict[str, Any]) -> list[Problem]:
     """The CRD's CEL rules, on a document its schema ``name`` accepts."""
     from postrender.validate.cel import rule_problems
 
     found = rule_problems(name, doc, schema_of(name))
-    return [SchemaProblem(format_path(path), message) for path, message in found]
+    return [Problem(message, path=format_path(path)) for path, message in found]
 
 
-def _validate(names: tuple[str, ...], instance: Any) -> list[SchemaProblem]:
-    best: list[SchemaProblem] | None = None
+def _validate(names: tuple[str, ...], instance: Any) -> list[Problem]:
+    best: list[Problem] | None = None
     for name in names:
         validator = schema_validator(name)
         if validator.is_valid(instance):

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -222,7 +221,7 @@ def test_key_line_is_found_by_object_identity_when_lines_moved(tmp_path: Path) -
     )
     (located,) = key_lines([moved])
     assert stream.read_text().splitlines()[located.line - 1] == "      tolerations: []"
-    quoted = replace(moved, path='spec["template"].spec.tolerations[0]', line=6)
+    quoted = moved.replace(path='spec["template"].spec.tolerations[0]', line=6)
     assert key_lines([quoted])[0].line == located.line
 
 
@@ -276,5 +275,5 @@ def test_a_values_file_too_deep_to_compose_leaves_the_finding_where_it_was(
 def test_a_source_comment_pointing_out_of_the_chart_is_not_followed() -> None:
     finding = Finding("m", "NodeSet/x", path="spec", source="slurm/../../../README.md")
     assert in_chart([finding], {"slurm": str(CHART)}) == [finding]
-    inside = replace(finding, source="slurm/templates/nodeset/nodeset-cr.yaml")
+    inside = finding.replace(source="slurm/templates/nodeset/nodeset-cr.yaml")
     assert in_chart([inside], {"slurm": str(CHART)})[0].file is not None

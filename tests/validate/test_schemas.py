@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from postrender.errors import Problem
 from postrender.validate.schemas import (
-    SchemaProblem,
     format_path,
     known_kind,
     schema_names,
@@ -97,7 +97,7 @@ def _nodepool_v1beta1() -> dict[str, Any]:
     }
 
 
-def _paths(problems: list[SchemaProblem]) -> list[str]:
+def _paths(problems: list[Problem]) -> list[str | None]:
     return [p.path for p in problems]
 
 
@@ -141,7 +141,7 @@ def test_chart_1_1_nodeset_needs_the_1_1_shape() -> None:
 def test_unknown_field_in_nodeset_spec_is_rejected(nodeset: dict[str, Any]) -> None:
     nodeset["spec"]["extraConfg"] = "Weight=1"
     assert validate_document(nodeset) == [
-        SchemaProblem("spec.extraConfg", "unknown field 'extraConfg'")
+        Problem("unknown field 'extraConfg'", path="spec.extraConfg")
     ]
 
 
@@ -237,7 +237,7 @@ def test_fewest_errors_shape_is_reported_and_newest_wins_a_tie(nodeset: dict[str
     nodeset["spec"]["taintKubeNodes"] = True
     nodeset["spec"]["pinToNode"] = True
     assert validate_document(nodeset) == [
-        SchemaProblem("spec.taintKubeNodes", "unknown field 'taintKubeNodes'")
+        Problem("unknown field 'taintKubeNodes'", path="spec.taintKubeNodes")
     ]
 
 

@@ -24,7 +24,6 @@ FAIL::
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from postrender.lint import cluster
@@ -54,7 +53,7 @@ def _maps(ctx: LintContext) -> Iterator[tuple[Obj, str, Any]]:
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for finding in ctx.profile_findings(ID):
-        yield replace(finding, hint=finding.hint or _hint(finding.message))
+        yield finding.replace(hint=finding.hint or _hint(finding.message))
     for obj, path, labels in _maps(ctx):
         for sub, message in labels_problems(as_map(labels)):
             yield obj.finding(message, path + sub, _hint(message))
