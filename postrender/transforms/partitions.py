@@ -25,6 +25,42 @@ from postrender.model.slurmconf import (
 from postrender.plan import Why, lookup
 from postrender.transforms.context import Context
 
+TYPE_CHECKING = False  # typing's costs an import on every run; mypy and ruff honour the name
+if TYPE_CHECKING:
+    from postrender.model.profiles import Partition
+
+
+# Options Slurm keeps in slurmdbd, what each does without it, and the way out.
+_ACCOUNTING_OPTIONS = (
+    (
+        ("QOS", "AllowQos", "DenyQos"),
+        "needs Slurm accounting (QOS live in slurmdbd), and the release has no Accounting "
+        "object: slurmctld would exit at start (invalid qos)",
+        "enable accounting in the chart, or drop the option",
+    ),
+    (
+        ("AllowAccounts", "DenyAccounts"),
+        "needs Slurm accounting, and the release has no Accounting object: Slurm would not "
+        "enforce it (a job of any account runs)",
+        "enable accounting in the chart, or use AllowGroups",
+    ),
+)
+
+
+def _needs_accounting(partition: Partition, document: str) -> Problem | None:
+    """The first option of ``partition`` that means nothing without slurmdbd, as a problem."""
+    for keys, consequence, hint in _ACCOUNTING_OPTIONS:
+        for key in keys:
+            if key in partition.options:
+                return Problem(
+                    f"{key} {consequence}",
+                    document=document,
+                    profile=partition.label,
+                    path=f"options.{key}",
+                    hint=hint,
+                )
+    return None
+
 
 def apply(ctx: Context) -> None:
     """Append the profile's partition lines to the Controller extraConf."""
@@ -69,31 +105,10 @@ def apply(ctx: Context) -> None:
         nodes = nodes_of.get(name)
         if not nodes:
             continue
-        qos = [k for k in ("QOS", "AllowQos", "DenyQos") if k in partition.options]
-        if qos and not release.has_accounting:
-            ctx.problems.append(
-                Problem(
-                    f"{qos[0]} needs Slurm accounting (QOS live in slurmdbd), and the release "
-                    "has no Accounting object: slurmctld would exit at start (invalid qos)",
-                    document=controller.doc.label,
-                    profile=partition.label,
-                    path=f"options.{qos[0]}",
-                    hint="enable accounting in the chart, or drop the option",
-                )
-            )
-            continue
-        accounts = [k for k in ("AllowAccounts", "DenyAccounts") if k in partition.options]
-        if accounts and not release.has_accounting:
-            ctx.problems.append(
-                Problem(
-                    f"{accounts[0]} needs Slurm accounting, and the release has no Accounting "
-                    "object: Slurm would not enforce it (a job of any account runs)",
-                    document=controller.doc.label,
-                    profile=partition.label,
-                    path=f"options.{accounts[0]}",
-                    hint="enable accounting in the chart, or use AllowGroups",
-                )
-            )
+        if not release.has_accounting and (
+            problem := _needs_accounting(partition, controller.doc.label)
+        ):
+            ctx.problems.append(problem)
             continue
         weights = str(partition.options.get("TRESBillingWeights", ""))
         if "gres/" in weights.lower() and not release.gres_tres:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from karpenter_objects import ec2nodeclass
 
 from postrender.errors import SlinkyError
 from postrender.model.profiles import parse_profile
@@ -416,23 +417,6 @@ def test_version_and_group_rules() -> None:
     assert karpenter_rules.problems({"apiVersion": "v1", "kind": "ConfigMap"}) == []
 
 
-def _nodeclass(**spec: Any) -> dict[str, Any]:
-    tags = [{"tags": {"karpenter.sh/discovery": "c"}}]
-    base = {
-        "role": "r",
-        "amiSelectorTerms": [{"alias": "al2023@latest"}],
-        "subnetSelectorTerms": tags,
-        "securityGroupSelectorTerms": tags,
-    }
-    base.update(spec)
-    return {
-        "apiVersion": "karpenter.k8s.aws/v1",
-        "kind": "EC2NodeClass",
-        "metadata": {"name": "n"},
-        "spec": {k: v for k, v in base.items() if v is not None},
-    }
-
-
 @pytest.mark.parametrize(
     ("spec", "path"),
     [
@@ -441,12 +425,12 @@ def _nodeclass(**spec: Any) -> dict[str, Any]:
     ],
 )
 def test_ec2nodeclass_al2_is_end_of_life(spec: dict[str, Any], path: str) -> None:
-    found = karpenter_rules.problems(_nodeclass(**spec))
+    found = karpenter_rules.problems(ec2nodeclass(**spec))
     assert any(p == path and "AL2 is end of life" in m for p, m in found), found
 
 
 def test_valid_ec2nodeclass() -> None:
-    assert karpenter_rules.problems(_nodeclass()) == []
+    assert karpenter_rules.problems(ec2nodeclass()) == []
 
 
 def test_generated_objects_pass_the_rules_or_fail_with_the_partition() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from karpenter_objects import ec2nodeclass
 
 from postrender.errors import EXIT_INVALID, SlinkyError
 from postrender.model.profiles import load_profile
@@ -241,23 +242,6 @@ def _pool(**node_spec: Any) -> dict[str, Any]:
     }
 
 
-def _nodeclass(**spec: Any) -> dict[str, Any]:
-    tags = [{"tags": {"karpenter.sh/discovery": "c"}}]
-    base = {
-        "role": "r",
-        "amiSelectorTerms": [{"alias": "al2023@latest"}],
-        "subnetSelectorTerms": tags,
-        "securityGroupSelectorTerms": tags,
-    }
-    base.update(spec)
-    return {
-        "apiVersion": "karpenter.k8s.aws/v1",
-        "kind": "EC2NodeClass",
-        "metadata": {"name": "n"},
-        "spec": {k: v for k, v in base.items() if v is not None},
-    }
-
-
 @pytest.mark.parametrize(
     ("obj", "path", "words"),
     [
@@ -287,41 +271,41 @@ def _nodeclass(**spec: Any) -> dict[str, Any]:
             "spec.template.spec.requirements",
             "at least that many values",
         ),
-        (_nodeclass(instanceProfile="p"), "spec", "exactly one of ['role', 'instanceProfile']"),
-        (_nodeclass(role=None), "spec", "exactly one of ['role', 'instanceProfile']"),
+        (ec2nodeclass(instanceProfile="p"), "spec", "exactly one of ['role', 'instanceProfile']"),
+        (ec2nodeclass(role=None), "spec", "exactly one of ['role', 'instanceProfile']"),
         (
-            _nodeclass(amiSelectorTerms=[{"alias": "al2023"}]),
+            ec2nodeclass(amiSelectorTerms=[{"alias": "al2023"}]),
             "spec.amiSelectorTerms[0].alias",
             "family@version",
         ),
         (
-            _nodeclass(amiSelectorTerms=[{"alias": "al2023@latest"}, {"id": "ami-1"}]),
+            ec2nodeclass(amiSelectorTerms=[{"alias": "al2023@latest"}, {"id": "ami-1"}]),
             "spec.amiSelectorTerms",
             "'alias' is mutually exclusive",
         ),
         (
-            _nodeclass(amiSelectorTerms=[{"id": "ami-1"}]),
+            ec2nodeclass(amiSelectorTerms=[{"id": "ami-1"}]),
             "spec",
             "must specify amiFamily",
         ),
         (
-            _nodeclass(amiFamily="Bottlerocket"),
+            ec2nodeclass(amiFamily="Bottlerocket"),
             "spec",
             "amiFamily must be 'AL2023' or 'Custom'",
         ),
-        (_nodeclass(subnetSelectorTerms=[]), "spec.subnetSelectorTerms", "cannot be empty"),
+        (ec2nodeclass(subnetSelectorTerms=[]), "spec.subnetSelectorTerms", "cannot be empty"),
         (
-            _nodeclass(securityGroupSelectorTerms=[{"tags": {"a": ""}}]),
+            ec2nodeclass(securityGroupSelectorTerms=[{"tags": {"a": ""}}]),
             "spec.securityGroupSelectorTerms[0].tags",
             "empty tag keys or values",
         ),
         (
-            _nodeclass(blockDeviceMappings=[{"ebs": {"volumeType": "gp3"}}]),
+            ec2nodeclass(blockDeviceMappings=[{"ebs": {"volumeType": "gp3"}}]),
             "spec.blockDeviceMappings[0].ebs",
             "snapshotID or volumeSize",
         ),
         (
-            _nodeclass(tags={"karpenter.sh/nodepool": "x"}),
+            ec2nodeclass(tags={"karpenter.sh/nodepool": "x"}),
             "spec.tags",
             "restricted tag matching karpenter.sh/nodepool",
         ),
@@ -336,7 +320,7 @@ def test_karpenter_crd_rules(obj: dict[str, Any], path: str, words: str) -> None
 def test_valid_karpenter_objects_pass_the_crd_rules() -> None:
     ok = [{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["4"]}]
     assert validate_document(_pool(requirements=ok)) == []
-    assert validate_document(_nodeclass()) == []
+    assert validate_document(ec2nodeclass()) == []
 
 
 def test_generated_karpenter_objects_need_no_cel_python() -> None:
