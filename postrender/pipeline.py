@@ -1,16 +1,19 @@
-"""The pipeline: read stream → documents → targets → plan (apply) → validate → write stream.
+"""The pipeline: read stream → documents → select → plan → apply → validate → write stream.
 
-Every stage is a function; :func:`post_render` chains them and is what the CLI,
-the Helm plugins, golden tests and the exports call.
+Every stage is a function (:func:`~postrender.yaml.stream.read_stream`,
+:func:`~postrender.select.build_release`, :func:`plan`, :func:`~postrender.apply.apply`,
+:func:`validate`, :func:`~postrender.yaml.stream.write_stream`); :func:`post_render`
+chains them and is what the CLI, the Helm plugins, golden tests and the exports call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from postrender.apply import apply
 from postrender.errors import EXIT_INVALID, EXIT_PLAN, Problem, SlinkyError
 from postrender.model.profiles import Profile
-from postrender.plan import Change, Edits, lookup
+from postrender.plan import Change, Plan, lookup
 from postrender.select import ANNOTATION, Release, build_release, partition_annotation
 from postrender.validate.kubernetes import (
     annotations_size_problems,
@@ -41,8 +44,9 @@ class Result:
         self.notes: list[str] = [] if notes is None else notes
 
 
-def plan(stream: Stream, profile: Profile) -> tuple[Release, Edits, list[str]]:
-    """Run every transform over the stream (edits are applied as they are planned)."""
+def plan(stream: Stream, profile: Profile) -> tuple[Release, Plan, list[str]]:
+    """Run every transform over the stream: the plan of its changes, and notes. The
+    stream is left as it was; :func:`~postrender.apply.apply` writes the plan into it."""
     from postrender.transforms import pipeline
     from postrender.transforms.context import Context
 
@@ -54,12 +58,12 @@ def plan(stream: Stream, profile: Profile) -> tuple[Release, Edits, list[str]]:
     ]
     if shapes:
         raise SlinkyError(shapes, EXIT_INVALID, "the rendered release is not valid")
-    ctx = Context(release, Edits(stream), notes=list(release.notes))
+    ctx = Context(release, Plan(stream), notes=list(release.notes))
     for transform in pipeline():
         transform(ctx)
     if ctx.problems:
         raise SlinkyError(ctx.problems, EXIT_PLAN, "the profile cannot be applied to this release")
-    return release, ctx.edits, ctx.notes
+    return release, ctx.plan, ctx.notes
 
 
 def _prefix(parts: list[str | int]) -> str:
@@ -160,7 +164,8 @@ def post_render(text: str, profile: Profile | None) -> Result:
                 EXIT_PLAN,
             )
         return Result(text, stream)
-    release, edits, notes = plan(stream, profile)
+    release, planned, notes = plan(stream, profile)
+    apply(stream, planned)
     validate([d for d in [*stream.documents, *stream.added] if d.changed or d.added], release)
-    output = write_stream(stream) if edits.changes else text
-    return Result(output, stream, edits.changes, notes)
+    output = write_stream(stream) if planned.changes else text
+    return Result(output, stream, planned.changes, notes)

@@ -1,10 +1,11 @@
 """The change plan: JSON Patch operations that each carry their reason and profile.
 
-Transforms do not edit documents directly; they ask :class:`Edits` to set, append or
-add, and every effective edit becomes a :class:`Change`. The same list serves the
-post-renderer, ``slinky explain``/``diff`` and the Kustomize export. Changes are
-applied as they are planned, so a later transform sees what an earlier one did,
-and a change that would not alter anything is never recorded (idempotence).
+Transforms do not edit documents; they ask a :class:`Plan` to set, append or add, and
+every effective edit becomes a :class:`Change`. The same list serves the post-renderer,
+``slinky explain``/``diff`` and the Kustomize export; :mod:`postrender.apply` writes it
+into the documents. A transform reads the documents as planned so far (:meth:`Plan.view`),
+so it sees what an earlier one asked for, and a change that would not alter anything is
+never recorded (idempotence).
 """
 
 from __future__ import annotations
@@ -67,39 +68,66 @@ class Why:
         self.field = field
 
 
-class Edits:
-    """Records and applies changes to the documents of a stream."""
+class Plan:
+    """The changes planned for a stream, and its documents as they would be after them.
 
-    __slots__ = ("changes", "stream")
+    The stream is never modified. The planned view of a document shares everything with
+    the document except the maps and lists on an edited path, copied (shallowly) on the
+    first edit below them: the view costs what the edits cost, not a copy of the release.
+    """
 
-    def __init__(self, stream: Stream, changes: list[Change] | None = None) -> None:
+    __slots__ = ("added", "changes", "owned", "stream", "views")
+
+    def __init__(self, stream: Stream) -> None:
         self.stream = stream
-        self.changes: list[Change] = [] if changes is None else changes
+        self.changes: list[Change] = []
+        self.added: list[Document] = []  # documents to add, in the order they were planned
+        self.views: dict[Document, Any] = {}  # document -> its body as planned
+        # The containers the views own, by id; held here so that no id is reused.
+        self.owned: dict[int, Any] = {}
+
+    def view(self, doc: Document) -> Any:
+        """The document's body as planned (the body itself while nothing is planned for it)."""
+        return self.views.get(doc, doc.body)
+
+    def lookup(self, doc: Document, parts: Sequence[Key]) -> Any:
+        """The value at ``parts`` of the planned document, or None where a step is missing."""
+        return lookup(self.view(doc), parts)
+
+    def index(self, doc: Document) -> int:
+        """Position of a document in the plan: the input documents, then the added ones."""
+        if doc.added:
+            return len(self.stream.documents) + self.added.index(doc)
+        return doc.index
+
+    def _own(self, container: Any) -> Any:
+        mine = container.copy()
+        self.owned[id(mine)] = mine
+        return mine
 
     def _record(self, doc: Document, op: str, parts: Sequence[Key], value: Any, why: Why) -> None:
-        doc.changed = doc.changed or not doc.added
-        # A copy: the document's own list/map may still grow (a second toleration appended).
+        # A copy: the planned list/map may still grow (a second toleration appended).
         value = copy.deepcopy(value)
         self.changes.append(
             Change(self.index(doc), op, pointer(parts), value, why.reason, why.partition, why.field)
         )
 
-    def index(self, doc: Document) -> int:
-        """Position of a document in the plan: the input documents, then the added ones."""
-        if doc.added:
-            return len(self.stream.documents) + self.stream.added.index(doc)
-        return doc.index
-
     def container(self, doc: Document, parts: Sequence[Key], why: Why) -> dict[str, Any]:
-        """The map at ``parts``, created (and recorded) where missing or null."""
-        node: Any = doc.body
+        """The planned map at ``parts``, ready to edit: created (and recorded) where missing
+        or null, and owned by the view (copied on the way down where it was not)."""
+        node = self.views.get(doc)
+        if node is None:
+            node = self.views[doc] = self._own(doc.body)
         for depth, part in enumerate(parts):
-            child = node[int(part)] if isinstance(node, list) else node.get(part)
+            key: Key = int(part) if isinstance(node, list) else part
+            child = node.get(part) if isinstance(node, dict) else node[key]
             if child is None:
                 child = {}
                 op = "replace" if isinstance(node, dict) and part in node else "add"
                 self._record(doc, op, parts[: depth + 1], {}, why)
-                node[part] = child
+                self.owned[id(child)] = node[key] = child
+            elif isinstance(child, (dict, list)) and id(child) not in self.owned:
+                child = node[key] = self._own(child)
             node = child
         if not isinstance(node, dict):
             raise TypeError(f"{pointer(parts)} is not a map")
@@ -136,7 +164,8 @@ class Edits:
     def append(self, doc: Document, parts: Sequence[Key], value: Any, why: Why) -> None:
         """Append to a list (created if missing or null) unless an equal item is there."""
         parent = self.container(doc, parts[:-1], why)
-        current = parent.get(str(parts[-1]))
+        key = str(parts[-1])
+        current = parent.get(key)
         if current is None:
             self.set(doc, parts, [value], why)
             return
@@ -144,6 +173,8 @@ class Edits:
             raise TypeError(f"{pointer(parts)} is not a list")
         if value in current:
             return
+        if id(current) not in self.owned:
+            current = parent[key] = self._own(current)
         current.append(value)
         self._record(doc, "add", [*parts, "-"], value, why)
 
@@ -152,7 +183,7 @@ class Edits:
         that references it), or at the end of the stream."""
         doc.added = True
         doc.before = before
-        self.stream.added.append(doc)
+        self.added.append(doc)
         self.changes.append(
             Change(self.index(doc), "add", "", doc.body, why.reason, why.partition, why.field)
         )

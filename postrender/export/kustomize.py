@@ -12,20 +12,20 @@ release.yaml -o DIR`` writes:
 - ``DIR/flux-postrenderers.yaml``: the same patches as a ``HelmRelease`` ``postRenderers``
   block (Flux cannot add documents there: see docs/flux.md).
 
-The patches are the plan itself (``engine.post_render(...).changes``), not a diff: only
+The patches are the plan itself (``post_render(...).changes``), not a diff: only
 edits later ones overwrite are dropped (the Controller ``extraConf`` is replaced once per
 partition line; the last value stands). Before writing, every patch is replayed on the
-input and must give exactly slinky-pr's object, so ``kubectl kustomize DIR`` and slinky-pr
-agree.
+input by the post-renderer's own apply stage (:func:`postrender.apply.apply_patch`) and
+must give exactly slinky-pr's object, so ``kubectl kustomize DIR`` and slinky-pr agree.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from postrender.apply import apply_patch
 from postrender.errors import EXIT_INTERNAL, Problem, SlinkyError
 from postrender.model.profiles import Profile
 from postrender.pipeline import Result, post_render
@@ -45,37 +45,6 @@ class Export:
     files: dict[str, str] = field(default_factory=dict)
     patches: list[dict[str, Any]] = field(default_factory=list)
     resources: list[str] = field(default_factory=list)
-
-
-def _unescape(part: str) -> str:
-    return part.replace("~1", "/").replace("~0", "~")
-
-
-def _split(path: str) -> list[str]:
-    return [_unescape(p) for p in path.split("/")[1:]] if path else []
-
-
-def apply_patch(obj: Any, ops: list[dict[str, Any]]) -> Any:
-    """Apply the RFC 6902 subset the plan uses (add/replace on maps, add at ``-``)."""
-    obj = copy.deepcopy(obj)
-    for op in ops:
-        *parents, last = _split(op["path"])
-        node = obj
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        value = copy.deepcopy(op["value"])
-        if isinstance(node, list):
-            if last == "-":
-                node.append(value)
-            elif op["op"] == "add":
-                node.insert(int(last), value)
-            else:
-                node[int(last)] = value
-        elif op["op"] == "replace" and last not in node:
-            raise KeyError(f"replace of missing {op['path']}")
-        else:
-            node[last] = value
-    return obj
 
 
 def collapse(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -125,7 +94,7 @@ def _object_ops(
 
 
 def _original(document: Document, prefix: str) -> Any:
-    """The object as it was in the input (the stream's documents are patched in place)."""
+    """The object as it was in the input (the apply stage patched the stream in place)."""
     return dict(read_stream(document.raw).documents[0].objects())[prefix]
 
 

@@ -97,6 +97,7 @@ def build_context(
     rules: Mapping[str, ModuleType] = RULES,
 ) -> LintContext:
     """Read every input once and post-render the release when the profile applies."""
+    from postrender.apply import apply
     from postrender.pipeline import plan, post_render, untargeted
 
     profile, profile_problems = _profile(profile_path, cluster)
@@ -104,15 +105,16 @@ def build_context(
     stream = read_stream(text or "")
     post_rendered, plan_problems = False, []
     if profile is not None:
+        # Planning leaves the stream alone; only a whole plan is applied, so a failed one
+        # leaves the release as rendered, and that is what gets linted.
         try:
-            plan(stream, profile)  # edits the stream in place: it is now what Helm deploys
+            _, planned, _ = plan(stream, profile)
+            apply(stream, planned)  # the stream is now what Helm deploys
             post_rendered = True
         except SlinkyError as exc:
             plan_problems = exc.problems
         except Exception as exc:  # a post-renderer bug on odd input: report it, lint the rest
             plan_problems = [Problem(f"the post-renderer failed: {exc!r}")]
-        if not post_rendered:
-            stream = read_stream(text or "")  # the plan may have half-applied
     elif profile_path is None and not untargeted(stream):
         try:
             post_render(text or "", None)  # raises its own "no profile was given" problem

@@ -1,9 +1,9 @@
-"""The transforms, applied in order; one module each, configuration in, changes out.
+"""The transforms, run in order; one module each, configuration in, changes out.
 
-Each module exposes ``apply(ctx)``. It reads the release and the profile from the
-context, plans its edits through ``ctx.edits`` (which records and applies them),
-and reports what it cannot do as problems rather than raising, so the user sees
-every problem of a run at once.
+Each module exposes ``plan(ctx)``. It reads the release and the profile from the
+context, plans its edits through ``ctx.plan`` (which records them; nothing is applied
+until the apply stage, :mod:`postrender.apply`), and reports what it cannot do as
+problems rather than raising, so the user sees every problem of a run at once.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def pipeline() -> list[Callable[[Context], None]]:
     )
 
     return [
-        scheduling.apply,
-        accelerators.apply,
-        efa.apply,
-        partitions.apply,
-        controller.apply,
-        karpenter.apply,
-        capacity.apply,
+        scheduling.plan,
+        accelerators.plan,
+        efa.plan,
+        partitions.plan,
+        controller.plan,
+        karpenter.plan,
+        capacity.plan,
     ]

@@ -59,7 +59,7 @@ def set_resource(
 ) -> None:
     """Set a limit and an equal request, refusing to overwrite a different chart amount."""
     for side in ("limits", "requests"):
-        current = lookup(target.obj, [*RESOURCES, side, name])
+        current = lookup(ctx.obj(target), [*RESOURCES, side, name])
         if current is not None and not same_quantity(current, value):
             ctx.problems.append(
                 Problem(
@@ -73,15 +73,15 @@ def set_resource(
             return
     for side in ("limits", "requests"):
         # The same amount already written (5Gi for 5120Mi) stays as the chart wrote it.
-        if lookup(target.obj, [*RESOURCES, side, name]) is None:
-            ctx.edits.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
+        if lookup(ctx.obj(target), [*RESOURCES, side, name]) is None:
+            ctx.plan.set(target.doc, [*target.prefix, *RESOURCES, side, name], value, why)
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """GPU resources and GRES/Features tokens for every targeted NodeSet."""
     for target in ctx.release.targets:
         owner = target.owner("gres")
-        tokens_before = lookup(target.obj, ["spec", "extraConf"])
+        tokens_before = lookup(ctx.obj(target), ["spec", "extraConf"])
         try:
             tokens = parse_tokens(tokens_before, strict=False)
         except ConfError as exc:
@@ -121,7 +121,7 @@ def apply(ctx: Context) -> None:
         line = format_tokens(tokens)
         if tokens and line != tokens_before:
             reason = "Gres/Features for slurmd --conf"
-            ctx.edits.set(
+            ctx.plan.set(
                 target.doc,
                 [*target.prefix, "spec", "extraConf"],
                 line,

@@ -66,10 +66,12 @@ def _problem(partition: Partition, targets: list[Target], message: str, hint: st
     )
 
 
-def _check(partition: Partition, holder: str, targets: list[Target]) -> Problem | None:
+def _check(
+    ctx: Context, partition: Partition, holder: str, targets: list[Target]
+) -> Problem | None:
     nodes: int = partition.spec["nodes"]
-    counted = [(t, one_pod_per_node(t.obj)) for t in targets]
-    exclusive = [(t, replicas(t.obj)) for t, one in counted if one]
+    counted = [(t, one_pod_per_node(ctx.obj(t))) for t in targets]
+    exclusive = [(t, replicas(ctx.obj(t))) for t, one in counted if one]
     pods = sum(n for _, n in exclusive)
     if pods > nodes:
         who = ", ".join(f"{t.key} ({n})" for t, n in exclusive)
@@ -90,10 +92,10 @@ def _check(partition: Partition, holder: str, targets: list[Target]) -> Problem 
     asked = 0
     for target, one in counted:
         count = whole_quantity(
-            lookup(target.obj, ["spec", "slurmd", "resources", "limits", resource])
+            lookup(ctx.obj(target), ["spec", "slurmd", "resources", "limits", resource])
         )
         if one is not None and count:
-            asked += replicas(target.obj) * count
+            asked += replicas(ctx.obj(target)) * count
     if asked > nodes * per_node:
         return _problem(
             partition,
@@ -105,7 +107,7 @@ def _check(partition: Partition, holder: str, targets: list[Target]) -> Problem 
     return None
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """One problem per sized partition whose NodeSets' pods do not fit its nodes."""
     targets_of: dict[str, list[Target]] = {}
     for target in ctx.release.targets:
@@ -114,6 +116,6 @@ def apply(ctx: Context) -> None:
     for name, targets in targets_of.items():
         partition = ctx.release.profile.partitions[name]
         holder = sized(partition)
-        problem = _check(partition, holder, targets) if holder else None
+        problem = _check(ctx, partition, holder, targets) if holder else None
         if problem is not None:
             ctx.problems.append(problem)

@@ -34,25 +34,25 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _operator_writes(controller: SlinkyObject, key: str) -> bool:
+def _operator_writes(ctx: Context, controller: SlinkyObject, key: str) -> bool:
     """Whether the operator's slurm.conf already has ``key`` for gpu; a chart line of the
     key comes after it (last one wins), so that line must still get gpu."""
-    before = lookup(controller.obj, ["spec", "extraConf"]) or ""
+    before = lookup(ctx.obj(controller), ["spec", "extraConf"]) or ""
     chart_line = re.search(rf"(?im)^\s*{key}\s*=", before)
-    return operator_writes_gres_defaults(controller.obj) and not chart_line
+    return operator_writes_gres_defaults(ctx.obj(controller)) and not chart_line
 
 
 def _merge_key(
     ctx: Context, controller: SlinkyObject, key: str, values: list[str], why: Why
 ) -> None:
-    before = lookup(controller.obj, ["spec", "extraConf"])
+    before = lookup(ctx.obj(controller), ["spec", "extraConf"])
     after = join_block(merge_conf_key(conf_lines(before), key, values), before)
-    ctx.edits.set(controller.doc, [*controller.prefix, "spec", "extraConf"], after, why)
+    ctx.plan.set(controller.doc, [*controller.prefix, "spec", "extraConf"], after, why)
 
 
 def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> str | None:
     """Add the gres.conf ConfigMap; return its name (None if it cannot have one)."""
-    meta = controller.obj.get("metadata") or {}
+    meta = ctx.obj(controller).get("metadata") or {}
     name = f"{meta.get('name', 'slurm')}-gres-conf"
     if len(name) > MAX_NAME:
         ctx.problems.append(
@@ -83,7 +83,7 @@ def _gres_configmap(ctx: Context, controller: SlinkyObject, autodetect: str) -> 
     head = ctx.release.stream.added_head(source)
     doc = Document(index=-1, raw="", head=head, body=body, source=source)
     why = Why(f"gres.conf with AutoDetect={autodetect}", field="gres_conf")
-    ctx.edits.add_document(doc, why, before=controller.doc)
+    ctx.plan.add_document(doc, why, before=controller.doc)
     return name
 
 
@@ -101,7 +101,7 @@ def _weighted_gres(ctx: Context) -> set[str]:
 def _tres(ctx: Context, controller: SlinkyObject, gres: set[str]) -> None:
     """AccountingStorageTRES for every GRES used or weighed, when GRES are accounted."""
     release = ctx.release
-    before = lookup(controller.obj, ["spec", "extraConf"]) or ""
+    before = lookup(ctx.obj(controller), ["spec", "extraConf"]) or ""
     chart_tres = re.search(r"(?im)^\s*AccountingStorageTRES=\S*gres/", before)
     if chart_tres and not release.has_accounting:
         ctx.problems.append(
@@ -127,7 +127,7 @@ def _tres(ctx: Context, controller: SlinkyObject, gres: set[str]) -> None:
             )
         )
         return
-    if names == {"gpu"} and _operator_writes(controller, "AccountingStorageTRES"):
+    if names == {"gpu"} and _operator_writes(ctx, controller, "AccountingStorageTRES"):
         return
     tres = [f"gres/{name}" for name in sorted(names)]
     why = Why(f"account GRES usage as TRES {','.join(tres)}", field="accounting_tres")
@@ -177,13 +177,13 @@ def _backs_gpus(gres_conf: str) -> bool:
 def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
     """Reference the release's gres.conf, or add one (``gres_conf`` of the profile)."""
     release = ctx.release
-    refs = lookup(controller.obj, ["spec", "configFileRefs"]) or []
+    refs = lookup(ctx.obj(controller), ["spec", "configFileRefs"]) or []
     referenced = {r.get("name") for r in refs if isinstance(r, dict)}
     carrying = []
     for configmap in release.configmaps:
-        if "gres.conf" not in (configmap.obj.get("data") or {}):
+        if "gres.conf" not in (ctx.obj(configmap).get("data") or {}):
             continue
-        if not isinstance(lookup(configmap.obj, ["metadata", "name"]), str):
+        if not isinstance(lookup(ctx.obj(configmap), ["metadata", "name"]), str):
             ctx.problems.append(
                 Problem(
                     "this ConfigMap carries a gres.conf but has no name to mount it by",
@@ -194,11 +194,11 @@ def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
             )
             return
         carrying.append(configmap)
-    carrying.sort(key=lambda c: c.obj["metadata"]["name"] not in referenced)
+    carrying.sort(key=lambda c: ctx.obj(c)["metadata"]["name"] not in referenced)
     if carrying:
         existing = carrying[0]
-        name = existing.obj["metadata"]["name"]
-        if not _backs_gpus(str(existing.obj["data"]["gres.conf"])):
+        name = ctx.obj(existing)["metadata"]["name"]
+        if not _backs_gpus(str(ctx.obj(existing)["data"]["gres.conf"])):
             ctx.problems.append(
                 Problem(
                     "this gres.conf neither autodetects GPUs nor lists Name=gpu: slurmd would "
@@ -223,19 +223,19 @@ def _gres_conf(ctx: Context, controller: SlinkyObject) -> None:
                 "the node: use gres_conf: nvidia unless your image has NVML"
             )
     why = Why(f"mount gres.conf from ConfigMap {name}", field="gres_conf")
-    ctx.edits.append(
+    ctx.plan.append(
         controller.doc, [*controller.prefix, "spec", "configFileRefs"], {"name": name}, why
     )
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """GresTypes, GRES TRES accounting and gres.conf on the Controller."""
     release = ctx.release
     controller = release.controller
     if controller is None:
         return
     gres = {t.gres.name for t in release.targets if t.gres}
-    if gres and not (gres == {"gpu"} and _operator_writes(controller, "GresTypes")):
+    if gres and not (gres == {"gpu"} and _operator_writes(ctx, controller, "GresTypes")):
         why = Why("GresTypes for the partitions' GRES", field="gres")
         _merge_key(ctx, controller, "GresTypes", sorted(gres), why)
     _tres(ctx, controller, gres)

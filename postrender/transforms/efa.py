@@ -17,7 +17,7 @@ from postrender.transforms.accelerators import RESOURCES, set_resource
 from postrender.transforms.context import Context
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """EFA devices, hugepages and the memory request beside them."""
     for target in ctx.release.targets:
         owner = target.owner("efa_enabled")
@@ -29,13 +29,13 @@ def apply(ctx: Context) -> None:
         hugepages = str(hugepages_owner.spec.get("hugepages", DEFAULT_HUGEPAGES))
         why = Why(f"hugepages-2Mi {hugepages} for EFA", hugepages_owner.name, "hugepages")
         set_resource(ctx, target, "hugepages-2Mi", hugepages, hugepages_owner, why)
-        requests = lookup(target.obj, [*RESOURCES, "requests"]) or {}
+        requests = lookup(ctx.obj(target), [*RESOURCES, "requests"]) or {}
         if "cpu" not in requests and "memory" not in requests:
             memory_owner = target.owner("memory_request") or owner
             memory = str(memory_owner.spec.get("memory_request", DEFAULT_MEMORY_REQUEST))
             why = Why(
                 f"memory request {memory} (hugepages need one)", memory_owner.name, "memory_request"
             )
-            ctx.edits.set(
+            ctx.plan.set(
                 target.doc, [*target.prefix, *RESOURCES, "requests", "memory"], memory, why
             )

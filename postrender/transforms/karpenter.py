@@ -336,7 +336,7 @@ def _block_devices(family: str, size: str) -> list[dict[str, Any]]:
 def _existing(ctx: Context) -> dict[tuple[str, str, str], dict[str, Any]]:
     """Karpenter objects already in the stream, by (group, kind, name)."""
     found = {}
-    for doc in [*ctx.release.stream.documents, *ctx.release.stream.added]:
+    for doc in [*ctx.release.stream.documents, *ctx.plan.added]:
         for _, obj in doc.objects():
             group = str(obj.get("apiVersion", "")).rpartition("/")[0]
             name = str((obj.get("metadata") or {}).get("name", ""))
@@ -381,7 +381,7 @@ def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], 
             )
         return
     source = f"{ctx.release.stream.chart}/templates/slinky-pr/{kind.lower()}-{name}.yaml"
-    labels = (target.obj.get("metadata") or {}).get("labels")
+    labels = (ctx.obj(target).get("metadata") or {}).get("labels")
     if labels:
         body["metadata"]["labels"] = dict(labels)
     if annotations := ctx.release.stream.added_annotations(source):
@@ -397,10 +397,10 @@ def _add(ctx: Context, builder: _Builder, target: Target, body: dict[str, Any], 
         )
     head = ctx.release.stream.added_head(source)
     doc = Document(index=-1, raw="", head=head, body=body, source=source)
-    ctx.edits.add_document(doc, why)
+    ctx.plan.add_document(doc, why)
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """Add the NodePool (and EC2NodeClass) of every targeted partition that asks for one."""
     targets_of: dict[str, list[Target]] = {}
     for target in ctx.release.targets:

@@ -62,7 +62,7 @@ def _needs_accounting(partition: Partition, document: str) -> Problem | None:
     return None
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """Append the profile's partition lines to the Controller extraConf."""
     release = ctx.release
     # NodeSet keys per partition, in release order; dicts as ordered sets, since one
@@ -88,17 +88,17 @@ def apply(ctx: Context) -> None:
         )
         return
 
-    before = lookup(controller.obj, ["spec", "extraConf"])
+    before = lookup(ctx.obj(controller), ["spec", "extraConf"])
     lines = conf_lines(before)
     existing = partition_names(lines)
     defaults = [line for line in existing.values() if is_default(line)]
     own: dict[str, str] = {}
     for nodeset in release.nodesets:
-        spec_partition = lookup(nodeset.obj, ["spec", "partition"]) or {}
+        spec_partition = lookup(ctx.obj(nodeset), ["spec", "partition"]) or {}
         if spec_partition.get("enabled"):
-            own[nodeset_key(nodeset.obj)] = nodeset.doc.label
+            own[nodeset_key(ctx.obj(nodeset))] = nodeset.doc.label
             if is_default(str(spec_partition.get("config") or "")):
-                defaults.append(f"NodeSet {nodeset_key(nodeset.obj)} partition")
+                defaults.append(f"NodeSet {nodeset_key(ctx.obj(nodeset))} partition")
 
     whys: list[Why] = []
     for name, partition in release.profile.partitions.items():
@@ -164,4 +164,4 @@ def apply(ctx: Context) -> None:
         lines.append(line)
         whys.append(Why(f"partition line {line}", partition.name, "options"))
     path = [*controller.prefix, "spec", "extraConf"]
-    ctx.edits.set_for_each(controller.doc, path, join_block(lines, before), whys)
+    ctx.plan.set_for_each(controller.doc, path, join_block(lines, before), whys)

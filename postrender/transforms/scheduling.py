@@ -25,7 +25,7 @@ def _merge_map(ctx: Context, target: Target, target_field: str, path: list[str])
     if partition is None:
         return
     values = dict(partition.spec[target_field])
-    current = lookup(target.obj, path)
+    current = lookup(ctx.obj(target), path)
     current = current if isinstance(current, dict) else {}
     for key, value in values.items():
         if key in current and current[key] != value:
@@ -41,10 +41,10 @@ def _merge_map(ctx: Context, target: Target, target_field: str, path: list[str])
             )
             continue
         why = Why(f"{target_field} {key}={value}", partition.name, target_field)
-        ctx.edits.set(target.doc, [*target.prefix, *path, key], value, why)
+        ctx.plan.set(target.doc, [*target.prefix, *path, key], value, why)
 
 
-def apply(ctx: Context) -> None:
+def plan(ctx: Context) -> None:
     """Merge nodeSelector, tolerations, pod labels and annotations into targeted NodeSets."""
     for target in ctx.release.targets:
         for name, path in (
@@ -56,7 +56,7 @@ def apply(ctx: Context) -> None:
 
         owner = target.owner("tolerations")
         if owner:
-            existing = lookup(target.obj, [*POD, "tolerations"])
+            existing = lookup(ctx.obj(target), [*POD, "tolerations"])
             if not existing or all(t.get("key") != OPERATOR_TOLERATION for t in existing):
                 ctx.notes.append(
                     f"{target.doc.label}: tolerations from {owner.name} replace the operator's "
@@ -64,6 +64,6 @@ def apply(ctx: Context) -> None:
                 )
             for toleration in owner.spec["tolerations"]:
                 why = Why(f"toleration {toleration.get('key', '*')}", owner.name, "tolerations")
-                ctx.edits.append(
+                ctx.plan.append(
                     target.doc, [*target.prefix, *POD, "tolerations"], dict(toleration), why
                 )

@@ -91,19 +91,6 @@ def test_collapse_drops_edits_below_a_later_set() -> None:
     ]
 
 
-def test_apply_patch_unescapes_pointers() -> None:
-    obj = {"m": {"a/b": 1, "c~d": 2}, "l": [1]}
-    ops = [
-        {"op": "replace", "path": "/m/a~1b", "value": 3},
-        {"op": "add", "path": "/m/c~0d", "value": 4},
-        {"op": "add", "path": "/l/-", "value": 5},
-    ]
-    assert kustomize.apply_patch(obj, ops) == {"m": {"a/b": 3, "c~d": 4}, "l": [1, 5]}
-    assert obj["l"] == [1]  # the input is not modified
-    with pytest.raises(KeyError):
-        kustomize.apply_patch(obj, [{"op": "replace", "path": "/m/x", "value": 1}])
-
-
 def test_patch_set_shape() -> None:
     text, profile = _case("explain-every-change")
     export = kustomize.export(text, profile)
