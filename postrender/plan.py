@@ -86,6 +86,12 @@ class Plan:
         # The containers the views own, by id; held here so that no id is reused.
         self.owned: dict[int, Any] = {}
 
+    def finish(self) -> None:
+        """Planning is over: drop the planned view (copies of every edited path) so that
+        the apply, validate and write stages do not carry it; the changes stay."""
+        self.views.clear()
+        self.owned.clear()
+
     def view(self, doc: Document) -> Any:
         """The document's body as planned (the body itself while nothing is planned for it)."""
         return self.views.get(doc, doc.body)

@@ -14,13 +14,15 @@ from postrender.transforms.context import Context
 
 
 def pipeline() -> list[Callable[[Context], None]]:
-    """The transforms in order: node scheduling, Slurm config, then the Karpenter pools."""
+    """The transforms in order: node scheduling, Slurm config, the Karpenter objects (the
+    EC2NodeClass a NodePool uses first), then the capacity check over all of them."""
     from postrender.transforms import (
         accelerators,
         capacity,
         controller,
         efa,
-        karpenter,
+        nodeclass,
+        nodepool,
         partitions,
         scheduling,
     )
@@ -31,6 +33,7 @@ def pipeline() -> list[Callable[[Context], None]]:
         efa.plan,
         partitions.plan,
         controller.plan,
-        karpenter.plan,
+        nodeclass.plan,
+        nodepool.plan,
         capacity.plan,
     ]

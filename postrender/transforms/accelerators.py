@@ -12,7 +12,19 @@ For a partition with ``gres: gpu:a100:8`` on p4d.24xlarge:
   instance type (when the partition names exactly one), ``efa`` and the profile's
   ``features``.
 
-Without both, jobs asking ``--gres=gpu`` fail (``Gres=(null)``).
+Without both, jobs asking ``--gres=gpu`` fail (``Gres=(null)``). Example::
+
+    >>> from postrender.transforms.example import NODESET, run
+    >>> run(plan, NODESET, '''
+    ... - name: gpu
+    ...   instance_types: [p4d.24xlarge]
+    ...   gres: auto
+    ... ''')
+    add /spec/slurmd/resources/limits: {}
+    add /spec/slurmd/resources/limits/nvidia.com~1gpu: 8
+    add /spec/slurmd/resources/requests: {}
+    add /spec/slurmd/resources/requests/nvidia.com~1gpu: 8
+    add /spec/extraConf: Gres=gpu:a100:8 Features=p4d.24xlarge
 """
 
 from __future__ import annotations

@@ -11,7 +11,18 @@ exported with ``nodes`` as its size) must hold every slurmd pod of its NodeSets:
   exceed ``nodes``;
 - the accelerators the pods ask for must fit in ``nodes`` nodes of the largest type.
 
-Example: ``nodes: 4`` and a NodeSet with ``replicas: 6`` leaves 2 pods Pending for ever.
+Example: ``nodes: 1`` of a static node group and a NodeSet with ``replicas: 2``
+would leave a pod Pending for ever::
+
+    >>> from postrender.transforms.example import NODESET, run
+    >>> run(plan, NODESET, '''
+    ... - name: gpu
+    ...   nodes: 1
+    ...   nodeSelector: {eks.amazonaws.com/nodegroup: gpu}
+    ... ''')  # doctest: +NORMALIZE_WHITESPACE
+    problem at spec.replicas: 2 slurmd pods (replicas of gpu (2)) need 2 nodes, one per node (the
+        operator's pod anti-affinity), but nodes: 1 is all its static node group holds: 1 pod(s)
+        stay Pending
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Controller: what slurmctld needs once any partition has GRES.
+r"""Controller: what slurmctld needs once any partition has GRES.
 
 - ``GresTypes=gpu`` merged into the Controller ``spec.extraConf`` (operators before 1.2
   write ``GresTypes=gpu`` and ``AccountingStorageTRES=gres/gpu`` themselves: not doubled
@@ -14,6 +14,24 @@
   (``gpu_minutes``).
 
 Each of those refusals was first seen on a real slurmctld (tests/slurm/test_slurm_e2e.py).
+Example::
+
+    >>> from postrender.transforms.example import CONTROLLER, NODESET, run
+    >>> run(plan, NODESET + "---\n" + CONTROLLER, '''
+    ... - name: gpu
+    ...   gres: gpu:4
+    ... ''')
+    replace /spec/extraConf: |-
+        PartitionName=all Nodes=ALL Default=YES MaxTime=UNLIMITED
+        GresTypes=gpu
+    add document:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: slurm-gres-conf}
+        data:
+          gres.conf: |
+            AutoDetect=nvidia
+    add /spec/configFileRefs: [{name: slurm-gres-conf}]
 """
 
 from __future__ import annotations

@@ -6,7 +6,21 @@ For ``efa_enabled: true`` (count ``efa_count``, default the instance type's maxi
 (``memory_request``, default 1Gi) when there is neither a cpu nor a memory request:
 Kubernetes refuses hugepages without one.
 
-Example: p4d.24xlarge → ``vpc.amazonaws.com/efa: "4"``, ``hugepages-2Mi: 5120Mi``.
+Example: p4d.24xlarge has 4 EFA interfaces::
+
+    >>> from postrender.transforms.example import NODESET, run
+    >>> run(plan, NODESET, '''
+    ... - name: gpu
+    ...   instance_types: [p4d.24xlarge]
+    ...   efa_enabled: true
+    ... ''')
+    add /spec/slurmd/resources/limits: {}
+    add /spec/slurmd/resources/limits/vpc.amazonaws.com~1efa: 4
+    add /spec/slurmd/resources/requests: {}
+    add /spec/slurmd/resources/requests/vpc.amazonaws.com~1efa: 4
+    add /spec/slurmd/resources/limits/hugepages-2Mi: 5120Mi
+    add /spec/slurmd/resources/requests/hugepages-2Mi: 5120Mi
+    add /spec/slurmd/resources/requests/memory: 1Gi
 """
 
 from __future__ import annotations

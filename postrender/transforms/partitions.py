@@ -1,14 +1,21 @@
-"""Partitions: one ``PartitionName=`` line per profile partition, in the Controller.
+r"""Partitions: one ``PartitionName=`` line per profile partition, in the Controller.
 
 Users look for their partition by the name in their catalogue (``gpu-partition``),
 not by the NodeSet key. slinky-pr writes
 ``PartitionName=<name> Nodes=<keys of the NodeSets it targets> <options>`` into the
 Controller's ``spec.extraConf``, where the chart's own ``partitions`` map renders.
 
-Example: ``gpu-partition`` on NodeSet ``gpu`` with ``options: {MaxTime: 2-00:00:00,
-PriorityTier: 10}`` → ``PartitionName=gpu-partition Nodes=gpu MaxTime=2-00:00:00
-PriorityTier=10``. A partition the chart already defines differently, a NodeSet
-partition of the same name, or a second ``Default=YES`` is reported, never duplicated.
+A partition the chart already defines differently, a NodeSet partition of the same
+name, or a second ``Default=YES`` is reported, never duplicated. Example::
+
+    >>> from postrender.transforms.example import CONTROLLER, NODESET, run
+    >>> run(plan, NODESET + "---\n" + CONTROLLER, '''
+    ... - name: gpu
+    ...   options: {MaxTime: 2-00:00:00, PriorityTier: 10}
+    ... ''')
+    replace /spec/extraConf: |-
+        PartitionName=all Nodes=ALL Default=YES MaxTime=UNLIMITED
+        PartitionName=gpu Nodes=gpu MaxTime=2-00:00:00 PriorityTier=10
 """
 
 from __future__ import annotations

@@ -4,8 +4,19 @@ Writes ``spec.template.spec.nodeSelector`` (merged: a key already set to another
 value is a conflict, never overwritten), ``tolerations`` (appended, no
 duplicates) and the pod template ``labels``/``annotations`` the profile asks for.
 
-Example: partition ``gpu-partition`` with ``nodeSelector: {karpenter.sh/nodepool:
-slurm-gpu-pool}`` adds that entry beside the chart's ``kubernetes.io/os: linux``.
+Example: the pool's entry goes beside the chart's ``kubernetes.io/os: linux``::
+
+    >>> from postrender.transforms.example import NODESET, run
+    >>> run(plan, NODESET, '''
+    ... - name: gpu
+    ...   nodeSelector: {karpenter.sh/nodepool: gpu-pool}
+    ...   tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+    ... ''')  # doctest: +NORMALIZE_WHITESPACE
+    add /spec/template/spec/nodeSelector/karpenter.sh~1nodepool: gpu-pool
+    add /spec/template/spec/tolerations: [{key: nvidia.com/gpu, operator: Exists, effect:
+        NoSchedule}]
+    note: NodeSet/slurm-worker-gpu: tolerations from gpu replace the operator's default toleration
+        (nodeset.slinky.slurm.net/worker:NoExecute)
 """
 
 from __future__ import annotations
