@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from postrender.plan import Plan
+from postrender.plan import Plan, copy_data
 from postrender.yaml.stream import Stream
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 def parts(path: str) -> list[str]:
     """The steps of an RFC 6901 pointer (``~1`` and ``~0`` unescaped)."""
-    return [p.replace("~1", "/").replace("~0", "~") if "~" in p else p for p in path.split("/")[1:]]
+    steps = path.split("/")[1:]
+    if "~" in path:
+        return [p.replace("~1", "/").replace("~0", "~") for p in steps]
+    return steps
 
 
 def apply_operation(obj: Any, op: str, path: str, value: Any) -> None:
@@ -32,8 +35,7 @@ def apply_operation(obj: Any, op: str, path: str, value: Any) -> None:
     node = obj
     for part in parents:
         node = node[int(part)] if isinstance(node, list) else node[part]
-    if isinstance(value, (dict, list)):
-        value = copy.deepcopy(value)
+    value = copy_data(value)
     if isinstance(node, list):
         if last == "-":
             node.append(value)
@@ -66,7 +68,7 @@ def apply(stream: Stream, plan: Plan) -> None:
         else:
             doc = plan.added[change.document - inputs]
             if not change.path:  # the document itself
-                doc.body = copy.deepcopy(change.value)
+                doc.body = copy_data(change.value)
                 stream.added.append(doc)
                 continue
         apply_operation(doc.body, change.op, change.path, change.value)

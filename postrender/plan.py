@@ -10,7 +10,6 @@ never recorded (idempotence).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 from postrender.yaml.stream import Document, Stream
@@ -21,6 +20,16 @@ if TYPE_CHECKING:
     from typing import Any
 
 Key = str | int
+
+
+def copy_data(value: Any) -> Any:
+    """A deep copy of plain data (maps, lists, scalars: what a plan holds), without
+    copy.deepcopy's bookkeeping for shared and cyclic objects, which plans never hold."""
+    if isinstance(value, dict):
+        return {key: copy_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_data(item) for item in value]
+    return value
 
 
 def pointer(parts: Sequence[Key]) -> str:
@@ -113,7 +122,7 @@ class Plan:
 
     def _record(self, doc: Document, op: str, parts: Sequence[Key], value: Any, why: Why) -> None:
         # A copy: the planned list/map may still grow (a second toleration appended).
-        value = copy.deepcopy(value)
+        value = copy_data(value)
         self.changes.append(
             Change(self.index(doc), op, pointer(parts), value, why.reason, why.partition, why.field)
         )
