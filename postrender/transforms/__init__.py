@@ -1,9 +1,14 @@
 """The transforms, run in order; one module each, configuration in, changes out.
 
-Each module exposes ``plan(ctx)``. It reads the release and the profile from the
-context, plans its edits through ``ctx.plan`` (which records them; nothing is applied
-until the apply stage, :mod:`postrender.apply`), and reports what it cannot do as
-problems rather than raising, so the user sees every problem of a run at once.
+Each transform module exposes ``plan(ctx)``. It reads the release and the profile from
+the context, and the documents as planned so far (``ctx.obj``); plans its edits through
+``ctx.plan``, which records them and touches no document (the apply stage,
+:mod:`postrender.apply`, does that for the whole plan); and reports what it cannot do as
+problems rather than raising, so the user sees every problem of a run at once. Its
+docstring ends with an example that runs as a test. Beside them: ``context.py`` (what a
+transform gets), ``karpenter.py`` (what the EC2NodeClass, NodePool and capacity
+transforms read of a partition's ``karpenter`` block) and ``example.py`` (runs the
+examples).
 """
 
 from __future__ import annotations
