@@ -1,0 +1,157 @@
+"""The Argo CD sidecar image (tools/argocd/build-image.sh, ``make argocd-image``): built
+(or found up to date), unpacked back into a root filesystem by umoci, its configuration
+checked against what Argo CD expects, and the plugin's ``init`` and ``generate`` run inside
+it as user 999, without network, as argocd-cmp-server runs them: the manifests equal the
+post-renderer's on the host for the same Helm."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from argocd_app import ARGOCD, BUILD_ENV, HELM_ARGS, PROFILES, command, make_app
+from argocd_app import without_random_keys as stable
+from e2e_stack import ROOT, devcluster, need_binaries
+from needs import missing
+
+from postrender import __version__
+from postrender.model.profiles import load_profile
+from postrender.pipeline import post_render
+
+BUILD = ROOT / "tools" / "argocd" / "build-image.sh"
+PLUGIN_PATH = "home/argocd/cmp-server/config/plugin.yaml"
+# Where Argo CD puts the application's files for the plugin (a directory under /tmp).
+APP_DIR = "/tmp/_cmp_server/app"
+
+
+def build() -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    done = subprocess.run([BUILD], capture_output=True, text=True, check=False, timeout=1800)
+    return done, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def image() -> Path:
+    """The archive for the current sources: built by the first call, reused after."""
+    if os.geteuid() != 0:
+        missing("not root (the image is built with debootstrap and chroot)", "the image tests")
+    need_binaries("umoci", "helm3")
+    done, _ = build()
+    assert done.returncode == 0, done.stdout + done.stderr
+    archive = Path(subprocess.check_output([BUILD, "--print"], text=True).strip())
+    assert archive.name == f"argocd-slinky-pr-{__version__}.oci.tar" and archive.is_file()
+    return archive
+
+
+@pytest.fixture(scope="module")
+def unpacked(image: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The image's OCI layout, unpacked by umoci into a bundle (rootfs + runtime config)."""
+    work = tmp_path_factory.mktemp("image")
+    shutil.unpack_archive(image, work / "layout", format="tar")
+    subprocess.run(
+        [devcluster.BIN / "umoci", "unpack", "--image", f"{work / 'layout'}:{__version__}",
+         work / "bundle"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return work / "bundle", image_config(work / "layout")
+
+
+def image_config(layout: Path) -> dict[str, Any]:
+    """The image configuration, followed from index.json through the manifest."""
+
+    def blob(digest: str) -> Any:
+        return json.loads((layout / "blobs" / "sha256" / digest.split(":")[1]).read_text())
+
+    (manifest,) = json.loads((layout / "index.json").read_text())["manifests"]
+    assert manifest["annotations"]["org.opencontainers.image.ref.name"] == __version__
+    return dict(blob(blob(manifest["digest"])["config"]["digest"]))
+
+
+def test_a_second_build_with_nothing_changed_is_a_no_op(image: Path) -> None:
+    before = image.stat().st_mtime_ns
+    done, elapsed = build()
+    assert done.returncode == 0 and "up to date" in done.stdout, done.stdout + done.stderr
+    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert image.stat().st_mtime_ns == before
+
+
+def test_image_config_is_what_argo_cd_runs(unpacked: tuple[Path, dict[str, Any]]) -> None:
+    bundle, config = unpacked
+    settings = config["config"]
+    env = dict(item.split("=", 1) for item in settings["Env"])
+    assert (config["os"], settings["User"], env["HOME"]) == ("linux", "999", "/home/argocd")
+    # the sidecar container of the repo-server patch runs Argo CD's mounted cmp-server
+    patch = yaml.safe_load((ARGOCD / "repo-server-patch.yaml").read_text())
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    assert settings["Entrypoint"] == container["command"]
+    assert container["securityContext"]["runAsUser"] == 999
+    # umoci's runtime configuration for the bundle agrees
+    runtime = json.loads((bundle / "config.json").read_text())["process"]
+    assert runtime["user"]["uid"] == 999 and f"HOME={env['HOME']}" in runtime["env"]
+    rootfs = bundle / "rootfs"
+    assert (rootfs / PLUGIN_PATH).read_bytes() == (ARGOCD / "plugin.yaml").read_bytes()
+    assert (rootfs / "home/argocd").stat().st_uid == 999
+    assert os.access(rootfs / "usr/local/bin/helm", os.X_OK)
+
+
+def run_in_image(
+    rootfs: Path, config: dict[str, Any], step: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One plugin step in the image's root filesystem, as user 999 with the image's env and
+    Argo CD's build environment: in its own mount, PID and network namespaces (no network:
+    no package index), so its /proc mount and every process end with it."""
+    env = [
+        *config["config"]["Env"],
+        *(f"{k}={v}" for k, v in {**BUILD_ENV, **(extra or {})}.items()),
+    ]
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork",
+         "--kill-child", f"--mount-proc={rootfs / 'proc'}",
+         "chroot", "--userspec=999:999", rootfs, "/usr/bin/env", "-i", *env,
+         "/bin/sh", "-c", 'cd "$0" && exec "$@"', APP_DIR, *command(step)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def mounts_under(path: Path) -> list[str]:
+    return [
+        line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(path) in line
+    ]
+
+
+def test_plugin_runs_in_the_image_as_on_the_host(
+    unpacked: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    bundle, config = unpacked
+    rootfs = bundle / "rootfs"
+    app = rootfs / APP_DIR.lstrip("/")
+    shutil.rmtree(app, ignore_errors=True)
+    make_app(app)
+    for path in [app.parent, app, *app.rglob("*")]:
+        os.chown(path, 999, 999)
+
+    init = run_in_image(rootfs, config, "init")
+    assert init.returncode == 0, init.stderr
+    done = run_in_image(rootfs, config, "generate")
+    assert done.returncode == 0, done.stderr
+    assert 'kubeVersion: "v1.31.2"' in done.stdout and "Gres=gpu:a100:8" in done.stdout
+    # the same Helm (the image's is tools/e2e's helm3) and slinky-pr of the checkout, on the host
+    host = tmp_path / "app"
+    make_app(host)
+    helm = subprocess.run(
+        [devcluster.BIN / "helm3", *HELM_ARGS], cwd=host, capture_output=True, text=True,
+        check=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    ).stdout  # fmt: skip
+    expected = post_render(helm, load_profile(str(PROFILES))).output
+    assert stable(done.stdout) == stable(expected)
+
+    failed = run_in_image(rootfs, config, "generate", {"ARGOCD_ENV_VALUES": "missing.yaml"})
+    assert failed.returncode != 0 and failed.stdout == "" and "missing.yaml" in failed.stderr
+    assert mounts_under(rootfs) == []
