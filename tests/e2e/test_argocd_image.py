@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,32 +48,45 @@ def image() -> Path:
     done, _ = build()
     assert done.returncode == 0, done.stdout + done.stderr
     archive = Path(subprocess.check_output([BUILD, "--print"], text=True).strip())
-    assert archive.name == f"argocd-slinky-pr-{__version__}.oci.tar" and archive.is_file()
+    assert archive.name == f"argocd-slinky-pr-{__version__}.oci.tar"
+    assert archive.stat().st_size < 150 * 2**20  # docs: about 90 MB
     return archive
 
 
 @pytest.fixture(scope="module")
-def unpacked(image: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """The image's OCI layout, unpacked by umoci into a bundle (rootfs + runtime config)."""
-    work = tmp_path_factory.mktemp("image")
-    shutil.unpack_archive(image, work / "layout", format="tar")
+def layout(image: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The OCI image layout the archive holds."""
+    dest = tmp_path_factory.mktemp("image") / "layout"
+    shutil.unpack_archive(image, dest, format="tar")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def unpacked(layout: Path) -> tuple[Path, dict[str, Any]]:
+    """The image unpacked by umoci into a bundle (rootfs + runtime config), and its config."""
+    bundle = layout.parent / "bundle"
     subprocess.run(
-        [devcluster.BIN / "umoci", "unpack", "--image", f"{work / 'layout'}:{__version__}",
-         work / "bundle"],
+        [devcluster.BIN / "umoci", "unpack", "--image", f"{layout}:{__version__}", bundle],
         check=True, capture_output=True,
     )  # fmt: skip
-    return work / "bundle", image_config(work / "layout")
+    return bundle, image_config(layout)
+
+
+def blob(layout: Path, digest: str) -> bytes:
+    return (layout / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
+
+
+def image_manifest(layout: Path) -> dict[str, Any]:
+    """The image's manifest descriptor, from index.json."""
+    (manifest,) = json.loads((layout / "index.json").read_text())["manifests"]
+    assert manifest["annotations"]["org.opencontainers.image.ref.name"] == __version__
+    return dict(manifest)
 
 
 def image_config(layout: Path) -> dict[str, Any]:
     """The image configuration, followed from index.json through the manifest."""
-
-    def blob(digest: str) -> Any:
-        return json.loads((layout / "blobs" / "sha256" / digest.split(":")[1]).read_text())
-
-    (manifest,) = json.loads((layout / "index.json").read_text())["manifests"]
-    assert manifest["annotations"]["org.opencontainers.image.ref.name"] == __version__
-    return dict(blob(blob(manifest["digest"])["config"]["digest"]))
+    manifest = json.loads(blob(layout, image_manifest(layout)["digest"]))
+    return dict(json.loads(blob(layout, manifest["config"]["digest"])))
 
 
 def test_a_second_build_with_nothing_changed_is_a_no_op(image: Path) -> None:
@@ -155,3 +170,43 @@ def test_plugin_runs_in_the_image_as_on_the_host(
     failed = run_in_image(rootfs, config, "generate", {"ARGOCD_ENV_VALUES": "missing.yaml"})
     assert failed.returncode != 0 and failed.stdout == "" and "missing.yaml" in failed.stderr
     assert mounts_under(rootfs) == []
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A registry on loopback (crane's), stopped by PID however the test ends."""
+    need_binaries("crane")
+    log = tmp_path / "registry.log"
+    (tmp_path / "blobs").mkdir()
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [devcluster.BIN / "crane", "registry", "serve", "--address", "127.0.0.1:0",
+             "--disk", tmp_path / "blobs"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (port := re.search(r"serving on port (\d+)", log.read_text())):
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port[1]}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_the_layout_pushes_to_a_registry_unchanged(layout: Path, registry: str) -> None:
+    """docs/argocd/README.md's push: the registry serves the same manifest and config."""
+    ref = f"{registry}/argocd-slinky-pr:{__version__}"
+    crane = devcluster.BIN / "crane"
+    pushed = subprocess.run([crane, "push", layout, ref], capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    digest = subprocess.check_output([crane, "digest", ref], text=True).strip()
+    assert digest == image_manifest(layout)["digest"]
+    config = subprocess.check_output([crane, "config", ref])
+    manifest = json.loads(blob(layout, digest))
+    assert config == blob(layout, manifest["config"]["digest"])

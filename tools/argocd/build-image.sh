@@ -57,6 +57,9 @@ umoci="$E2E_BIN/umoci"
 mkdir -p "$CACHE" "$ROOT/build"
 exec 9>"$CACHE/.lock"
 flock 9
+# Ctrl-C or SIGTERM: exit through the EXIT traps, which remove the partial work.
+trap 'exit 130' INT TERM HUP
+rm -rf --one-file-system "$CACHE"/.image-* "$CACHE"/.rootfs-*   # left by a killed run
 
 # --- the Debian root filesystem, once per package list --------------------------------
 base="$CACHE/rootfs-$SUITE-$rootfs_key"

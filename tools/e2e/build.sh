@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the end-to-end stack from Go modules at pinned versions (README "End-to-end"):
-# helm4, helm3, kube-apiserver, kubectl, etcd, slurm-operator, slurm-operator-webhook, umoci, into
-# ${SLINKY_E2E_CACHE:-$HOME/.cache/slinky-pr/e2e}/bin. Each binary has a stamp holding its
+# helm4, helm3, kube-apiserver, kubectl, etcd, slurm-operator, slurm-operator-webhook, umoci,
+# crane, into ${SLINKY_E2E_CACHE:-$HOME/.cache/slinky-pr/e2e}/bin. Each binary has a stamp holding its
 # pin; a binary whose stamp matches is not rebuilt, so a rebuild with nothing changed takes
 # seconds. Usage: tools/e2e/build.sh [name...]   (default: all)
 set -euo pipefail
@@ -142,5 +142,10 @@ fi
 # umoci packs and unpacks the Argo CD sidecar image (tools/argocd/build-image.sh).
 if want umoci; then
   build umoci "$UMOCI_MODULE@$UMOCI_VERSION" module_build umoci "$UMOCI_MODULE@$UMOCI_VERSION" ./cmd/umoci
+fi
+# crane: a registry and a client, to push that image as a user would (tests/e2e).
+if want crane; then
+  build crane "github.com/google/go-containerregistry@$CRANE_VERSION" install_as crane \
+    "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" "-s -w"
 fi
 echo "e2e build: done in $((SECONDS - t_all)) s"
