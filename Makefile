@@ -29,8 +29,9 @@ e2e-build:
 	tools/e2e/build.sh
 
 # The Argo CD sidecar image as an OCI archive in build/, without a container engine
-# (docs/argocd/README.md); as root, cached, a no-op (with a message) otherwise.
-argocd-image: e2e-build
+# (docs/argocd/README.md); as root, cached, a no-op (with a message) otherwise. The script
+# builds the two Go tools it needs (helm3, umoci) itself.
+argocd-image:
 	tools/argocd/build-image.sh
 
 cluster-up: $(VENV)/.test e2e-build

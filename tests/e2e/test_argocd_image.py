@@ -116,6 +116,15 @@ def test_image_config_is_what_argo_cd_runs(unpacked: tuple[Path, dict[str, Any]]
     assert os.access(rootfs / "usr/local/bin/helm", os.X_OK)
 
 
+def test_slinky_pr_in_the_image_is_this_checkout(unpacked: tuple[Path, dict[str, Any]]) -> None:
+    """The wheel was built from these sources, not taken from a package index."""
+    (site,) = (unpacked[0] / "rootfs/opt/slinky-pr/lib").glob("python3.*/site-packages")
+    sources = sorted(p.relative_to(ROOT) for p in (ROOT / "postrender").rglob("*.py"))
+    installed = sorted(p.relative_to(site) for p in (site / "postrender").rglob("*.py"))
+    assert installed == sources and len(sources) > 50
+    assert all((site / path).read_bytes() == (ROOT / path).read_bytes() for path in sources)
+
+
 def run_in_image(
     rootfs: Path, config: dict[str, Any], step: str, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

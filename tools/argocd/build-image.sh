@@ -6,10 +6,11 @@
 # into /opt/slinky-pr, the pinned Helm 3 (tools/e2e), user 999 with HOME=/home/argocd and
 # docs/argocd/plugin.yaml where Argo CD's argocd-cmp-server reads it; packed by umoci.
 #
-# Caches: the Debian root filesystem in ${SLINKY_ARGOCD_CACHE:-$HOME/.cache/slinky-pr/argocd},
-# keyed by its package list; the archive itself is rebuilt only when one of its inputs
-# (sources, plugin.yaml, pins, this script) changed. Needs root (debootstrap, chroot, files
-# owned by uid 999; without root it says so and builds nothing). Usage: tools/argocd/build-image.sh [--print]  (--print: the archive path)
+# Caches, in ${SLINKY_ARGOCD_CACHE:-$HOME/.cache/slinky-pr/argocd}: the Debian root
+# filesystem, keyed by its package list, and the archive, keyed by its inputs (sources,
+# plugin.yaml, pins, this script): rebuilt only when one of them changed, in any clone.
+# Needs root (debootstrap, chroot, files owned by uid 999); without root it says so and
+# builds nothing. Usage: tools/argocd/build-image.sh [--print]   (--print: the archive path)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/tools/argocd"
@@ -50,16 +51,29 @@ if [[ -f "$OUT" && "$(cat "$OUT.inputs" 2>/dev/null)" == "$inputs_key" ]]; then
   echo "argocd image: up to date ($OUT)"
   exit 0
 fi
+# Another clone (CI's, say) built these very inputs: copy its archive.
+cached="$CACHE/argocd-slinky-pr-$VERSION-$inputs_key.oci.tar"
+publish() {
+  mkdir -p "$ROOT/build"
+  cp "$cached" "$OUT.partial"
+  mv "$OUT.partial" "$OUT"
+  echo "$inputs_key" >"$OUT.inputs"
+}
+if [[ -f "$cached" ]]; then
+  publish
+  echo "argocd image: up to date, from the cache ($OUT)"
+  exit 0
+fi
 
 t0=$SECONDS
 "$ROOT/tools/e2e/build.sh" helm3 umoci
 umoci="$E2E_BIN/umoci"
-mkdir -p "$CACHE" "$ROOT/build"
+mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
 # Ctrl-C or SIGTERM: exit through the EXIT traps, which remove the partial work.
 trap 'exit 130' INT TERM HUP
-rm -rf --one-file-system "$CACHE"/.image-* "$CACHE"/.rootfs-*   # left by a killed run
+rm -rf --one-file-system "$CACHE"/.image-* "$CACHE"/.rootfs-* "$CACHE"/*.partial  # a killed run's
 
 # --- the Debian root filesystem, once per package list --------------------------------
 base="$CACHE/rootfs-$SUITE-$rootfs_key"
@@ -141,7 +155,8 @@ layout="$work/layout"
   --config.entrypoint /var/run/argocd/argocd-cmp-server --config.workingdir /home/argocd \
   --history.created_by "tools/argocd/build-image.sh"
 "$umoci" gc --layout "$layout"
-tar -C "$layout" --sort=name -cf "$OUT.partial" oci-layout index.json blobs
-mv "$OUT.partial" "$OUT"
-echo "$inputs_key" >"$OUT.inputs"
+rm -f "$CACHE"/argocd-slinky-pr-*.oci.tar
+tar -C "$layout" --sort=name -cf "$cached.partial" oci-layout index.json blobs
+mv "$cached.partial" "$cached"
+publish
 echo "argocd image: built $OUT ($(du -h "$OUT" | cut -f1)) in $((SECONDS - t0)) s"
