@@ -8,7 +8,8 @@
 #
 # Caches, in ${SLINKY_ARGOCD_CACHE:-$HOME/.cache/slinky-pr/argocd}: the Debian root
 # filesystem, keyed by its package list, and the archive, keyed by its inputs (sources,
-# plugin.yaml, pins, this script): rebuilt only when one of them changed, in any clone.
+# plugin.yaml, the helm binary, the umoci pin, this script): rebuilt only when one of them
+# changed, in any clone.
 # Needs root (debootstrap, chroot, files owned by uid 999); without root it says so and
 # builds nothing. Usage: tools/argocd/build-image.sh [--print]   (--print: the archive path)
 set -euo pipefail
@@ -38,11 +39,13 @@ if [[ "$(id -u)" != 0 ]]; then
   exit 0
 fi
 
+# The two Go tools first (a no-op when up to date): the image holds this very helm binary.
+"$ROOT/tools/e2e/build.sh" helm3 umoci
 list="$HERE/rootfs.packages"
 rootfs_key="$( (echo "$SUITE"; cat "$list") | sha256sum | cut -c1-16)"
 inputs_key="$(
   cd "$ROOT"
-  echo "$rootfs_key $HELM3_VERSION $UMOCI_VERSION"
+  echo "$rootfs_key $UMOCI_VERSION $(sha256sum <"$E2E_BIN/helm3")"
   find "${SOURCES[@]}" docs/argocd/plugin.yaml tools/argocd/build-image.sh -type f \
     ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
 )"
@@ -66,7 +69,6 @@ if [[ -f "$cached" ]]; then
 fi
 
 t0=$SECONDS
-"$ROOT/tools/e2e/build.sh" helm3 umoci
 umoci="$E2E_BIN/umoci"
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
