@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := testdata/examples
 
-.PHONY: demo test e2e e2e-build cluster-up cluster-down lint bench fuzz schemas catalogue docs clean slurm-chroot
+.PHONY: demo test e2e e2e-build argocd-image cluster-up cluster-down lint bench fuzz schemas catalogue docs clean slurm-chroot
 
 demo: $(VENV)/.runtime
 	$(BIN)/slinky explain --config $(EXAMPLE)/profiles.yaml $(EXAMPLE)/release.yaml
@@ -18,14 +18,21 @@ test: $(VENV)/.test lint slurm-chroot
 slurm-chroot:
 	sh postrender/data/slurm-chroot.sh
 
-# The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator (README).
-e2e: $(VENV)/.test e2e-build
+# The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator, the Argo CD
+# sidecar image (README).
+e2e: $(VENV)/.test e2e-build argocd-image
 	$(BIN)/python -m pytest -m e2e tests/e2e
 
 # Go-built stack at the pins of tools/e2e/versions.env, cached outside the repository
 # (seconds when nothing changed). cluster-up prints a kubeconfig; cluster-down stops it.
 e2e-build:
 	tools/e2e/build.sh
+
+# The Argo CD sidecar image as an OCI archive in build/, without a container engine
+# (docs/argocd/README.md); as root, cached, a no-op (with a message) otherwise. The script
+# builds the two Go tools it needs (helm3, umoci) itself.
+argocd-image:
+	tools/argocd/build-image.sh
 
 cluster-up: $(VENV)/.test e2e-build
 	$(BIN)/python tools/e2e/devcluster.py up

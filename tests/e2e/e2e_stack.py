@@ -59,12 +59,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.Clu
 
 @pytest.fixture(scope="session")
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The upstream `slurm` chart of the pinned operator module, copied from the module
-    cache with the DCGM stand-in helpers (testdata/e2e/vendor-dcgm-stand-in.tpl says why)."""
-    dest = tmp_path_factory.mktemp("chart") / "slurm"
+    """The upstream `slurm` chart of the pinned operator module."""
+    return upstream_chart(tmp_path_factory.mktemp("chart") / "slurm")
+
+
+def upstream_chart(dest: Path, version: str | None = None) -> Path:
+    """The `slurm` chart of the pinned (or the given) operator module, copied from the
+    module cache with the DCGM stand-in helpers (testdata/e2e/vendor-dcgm-stand-in.tpl says
+    why)."""
     # copyfile: the module cache is read-only, the copy need not be
     shutil.copytree(
-        devcluster.operator_module() / "helm" / "slurm", dest, copy_function=shutil.copyfile
+        devcluster.operator_module(version) / "helm" / "slurm", dest, copy_function=shutil.copyfile
     )
     for path in [dest, *dest.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)

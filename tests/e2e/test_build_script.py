@@ -10,7 +10,7 @@ from e2e_stack import ROOT, need_binaries
 
 NAMES = [
     "helm4", "helm3", "etcd", "kube-apiserver", "kubectl", "slurm-operator",
-    "slurm-operator-webhook",
+    "slurm-operator-webhook", "umoci", "crane",
 ]  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the end-to-end stack from Go modules at pinned versions (README "End-to-end"):
-# helm4, helm3, kube-apiserver, kubectl, etcd, slurm-operator, slurm-operator-webhook, into
-# ${SLINKY_E2E_CACHE:-$HOME/.cache/slinky-pr/e2e}/bin. Each binary has a stamp holding its
+# helm4, helm3, kube-apiserver, kubectl, etcd, slurm-operator, slurm-operator-webhook, umoci,
+# crane, into ${SLINKY_E2E_CACHE:-$HOME/.cache/slinky-pr/e2e}/bin. Each binary has a stamp holding its
 # pin; a binary whose stamp matches is not rebuilt, so a rebuild with nothing changed takes
 # seconds. Usage: tools/e2e/build.sh [name...]   (default: all)
 set -euo pipefail
@@ -44,9 +44,10 @@ install_as() {
 # The operator is built inside its own module (from the module cache, read-only; its
 # go.sum pins every dependency): `go install ...@version` would also ask the proxy for
 # the module's version list, which the proxy refuses for this module (403).
-operator_build() {
-  local name="$1" pkg="$2" dir
-  dir="$(go mod download -json "$SLURM_OPERATOR_MODULE@$SLURM_OPERATOR_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+# umoci is built the same way: its go.mod has a replace directive, which `go install` refuses.
+module_build() {
+  local name="$1" module="$2" pkg="$3" dir
+  dir="$(go mod download -json "$module" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
   (cd "$dir" && go build -ldflags "-s -w" -o "$BIN/$name" "$pkg")
 }
 
@@ -131,10 +132,20 @@ if want kubectl; then
     kube_build kubectl k8s.io/kubernetes/cmd/kubectl "$(kube_ldflags)"
 fi
 if want slurm-operator; then
-  build slurm-operator "$SLURM_OPERATOR_MODULE@$SLURM_OPERATOR_VERSION" operator_build slurm-operator ./cmd/manager
+  build slurm-operator "$SLURM_OPERATOR_MODULE@$SLURM_OPERATOR_VERSION" module_build slurm-operator \
+    "$SLURM_OPERATOR_MODULE@$SLURM_OPERATOR_VERSION" ./cmd/manager
 fi
 if want slurm-operator-webhook; then
   build slurm-operator-webhook "$SLURM_OPERATOR_MODULE@$SLURM_OPERATOR_VERSION" \
-    operator_build slurm-operator-webhook ./cmd/webhook
+    module_build slurm-operator-webhook "$SLURM_OPERATOR_MODULE@$SLURM_OPERATOR_VERSION" ./cmd/webhook
+fi
+# umoci packs and unpacks the Argo CD sidecar image (tools/argocd/build-image.sh).
+if want umoci; then
+  build umoci "$UMOCI_MODULE@$UMOCI_VERSION" module_build umoci "$UMOCI_MODULE@$UMOCI_VERSION" ./cmd/umoci
+fi
+# crane: a registry and a client, to push that image as a user would (tests/e2e).
+if want crane; then
+  build crane "github.com/google/go-containerregistry@$CRANE_VERSION" install_as crane \
+    "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" "-s -w"
 fi
 echo "e2e build: done in $((SECONDS - t_all)) s"

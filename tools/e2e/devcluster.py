@@ -70,11 +70,12 @@ def pins() -> dict[str, str]:
     return out
 
 
-def operator_module() -> Path:
-    """The pinned slurm-operator module's directory in the Go module cache (downloaded from
-    the module proxy if absent): its helm/slurm chart, CRDs and webhook manifests."""
+def operator_module(version: str | None = None) -> Path:
+    """The pinned (or the given) slurm-operator module's directory in the Go module cache
+    (downloaded from the module proxy if absent): its helm/slurm chart, CRDs and webhook
+    manifests."""
     p = pins()
-    version = p["SLURM_OPERATOR_VERSION"]
+    version = version or p["SLURM_OPERATOR_VERSION"]
     done = subprocess.run(
         ["go", "mod", "download", "-json", f"{p['SLURM_OPERATOR_MODULE']}@{version}"],
         capture_output=True,
