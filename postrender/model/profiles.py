@@ -313,11 +313,10 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
     elif "efa_count" in entry:
         bad("efa_count without efa_enabled: true", "efa_count")
 
-    for key in ("nodeSelector", "labels"):
-        for sub, message in k8s.labels_problems(entry.get(key, {})):
-            bad(message, key + sub)
-    for sub, message in k8s.labels_problems(entry.get("annotations", {}), values=False):
-        bad(message, "annotations" + sub)
+    for key in ("nodeSelector", "labels", "annotations"):
+        # Annotation values are free text; only their keys follow the label key rules.
+        for problem in k8s.labels_problems(entry.get(key, {}), key, values=key != "annotations"):
+            bad(problem.message, problem.path or key)
     if _TARGETING_ANNOTATION in entry.get("annotations", {}):
         bad(
             f"{_TARGETING_ANNOTATION} chooses a NodeSet's partitions; the profile cannot set it",
@@ -325,8 +324,8 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
             "annotate the NodeSet in the chart's values, or list its key under nodesets",
         )
     for i, tol in enumerate(entry.get("tolerations", [])):
-        for sub, message in k8s.toleration_problems(tol):
-            bad(message, f"tolerations[{i}]{sub}")
+        for problem in k8s.toleration_problems(tol, f"tolerations[{i}]"):
+            bad(problem.message, problem.path or "tolerations")
 
     for key, value in entry.get("options", {}).items():
         for message, hint in _option_problems(key, value):
