@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 from postrender.yaml import fast_reader as blockyaml
 from postrender.yaml.fast_writer import Unusual, Writer
+from postrender.yaml.scalars import reads_as_string
 from postrender.yaml.text import LINE_BREAK, Unreadable
 
 # Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
@@ -261,7 +262,7 @@ def _quote(value: str) -> str:
     return pyyaml_io.quote(value)
 
 
-WRITER = Writer(_quote, lambda value: not blockyaml.reads_as_string(value))
+WRITER = Writer(_quote, lambda value: not reads_as_string(value))
 
 
 def dump(body: Any) -> str:
