@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     import jsonschema_rs
 
-    from postrender.validate.schemacheck import Check
+    from postrender.validate.schema_values import Check
 
 _SCHEMA_DIR = "k8s"
 _INDEX = "index.json"

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from postrender.model import profiles
-from postrender.validate import schemacheck
 from postrender.validate import schemas as validate
-from postrender.validate.schemacheck import MAX_PATTERN_INPUT, compile_schema
+from postrender.validate.patterns import MAX_PATTERN_INPUT, portable_pattern
+from postrender.validate.schemacheck import compile_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_SCHEMAS = sorted(p.name for p in (ROOT / "schemas" / "k8s").glob("*.json"))
@@ -125,9 +125,7 @@ def _all_patterns() -> set[str]:
 
 def test_schema_patterns_are_portable_but_one() -> None:
     # A pattern that is not portable leaves every string under it to jsonschema_rs.
-    assert {p for p in _all_patterns() if not schemacheck.portable_pattern(p)} == {
-        KARPENTER_SCHEDULE
-    }
+    assert {p for p in _all_patterns() if not portable_pattern(p)} == {KARPENTER_SCHEDULE}
 
 
 def test_every_valid_testdata_document_takes_the_quick_path() -> None:
@@ -310,65 +308,6 @@ def test_deep_nesting_is_left_to_jsonschema_rs() -> None:
 )
 def test_unsupported_schemas_do_not_compile(schema: dict[str, Any]) -> None:
     assert compile_schema(schema, validate_formats=True) is None
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        r"^(?:a|b)+?$",
-        r"a{2}b{2,}c{2,3}?",
-        r"[-._a-zA-Z0-9]",
-        r"[A-Za-z0-9/_:-]",
-        r"[\d.\-\]]",
-        r"^[^\n]+$",
-        r"a\/b\.c",
-        r"()|",
-    ],
-)
-def test_portable_patterns(pattern: str) -> None:
-    assert schemacheck.portable_pattern(pattern)
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        ".",  # backtracks badly when repeated
-        "a{,3}",  # ECMA: literal; Python: a quantifier
-        "a{",
-        "a}",
-        "]",
-        r"a\Z",  # ECMA: the letter Z
-        r"\bword",
-        r"(a)\1",
-        "(?i)a",
-        "(?<name>a)",
-        "(?=a)",
-        "(?P<name>a)",
-        "a**",
-        "a*+",
-        "^*",
-        "(*a)",
-        "(a",
-        "a)",
-        "[]a]",  # ECMA: an empty class
-        "[^]",
-        "[a",
-        r"[\d-a]",  # ECMA: literal "-"; Python: an error
-        "[a-z-0]",
-        "[z-a]",
-        "[[a]]",  # Python warns of nested sets
-        "[a--b]",
-        "[a&&b]",
-        r"[\b]",
-        r"\u0041",
-        "é",
-        "a\tb",
-        "a\\",
-    ],
-)
-def test_unportable_patterns(pattern: str) -> None:
-    assert not schemacheck.portable_pattern(pattern)
 
 
 # --- mutated documents and profiles ------------------------------------------------------
