@@ -24,7 +24,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from postrender.model import profiles
+from postrender.model import profile_schema
 from postrender.validate import schemas as validate
 from postrender.validate.patterns import MAX_PATTERN_INPUT, portable_pattern
 from postrender.validate.schemacheck import compile_schema
@@ -53,8 +53,9 @@ def _rs_valid(validator: jsonschema_rs.Validator, instance: Any) -> bool:
 def _pair(name: str) -> tuple[Callable[[Any], bool], jsonschema_rs.Validator]:
     """The quick check and the jsonschema_rs validator the post-renderer uses for a schema."""
     if name == PROFILE:
-        quick = profiles.quick_check()
-        reference = jsonschema_rs.validator_for(profiles.profile_schema())  # as in _check_schema
+        quick = profile_schema.quick_check()
+        # As in profile_schema.schema_problems.
+        reference = jsonschema_rs.validator_for(profile_schema.profile_schema())
     else:
         quick = validate.quick_check(name)
         reference = validate.schema_validator(name)
@@ -263,7 +264,7 @@ def test_keyword(schema: dict[str, Any], instance: Any, expected: bool) -> None:
 
 
 def test_format_is_an_annotation_unless_validated() -> None:
-    # profiles._check_schema asks jsonschema_rs without validate_formats: draft 2020-12's
+    # profile_schema.schema_problems asks jsonschema_rs without validate_formats: draft 2020-12's
     # default, where format only annotates.
     schema = {"type": "string", "format": "date-time"}
     check = compile_schema(schema, validate_formats=False)
