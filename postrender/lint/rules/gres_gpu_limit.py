@@ -32,8 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.lint.context import GPU_RESOURCES, LintContext
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import GPU_RESOURCES
 from postrender.validate.kubernetes import resources_problems
 
 ID = "SPR-G002"
