@@ -11,8 +11,7 @@ from postrender.errors import Problem
 from postrender.model.profile_doc import Path, format_path
 from postrender.resources import schema_text
 
-# See postrender/__init__.py for why not typing's; mypy and ruff treat this name as typing's.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 

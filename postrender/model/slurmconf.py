@@ -89,9 +89,8 @@ def merge_list_token(tokens: list[tuple[str, str]], key: str, values: list[str])
 class Gres:
     """One GRES entry, ``name[:type]:count``."""
 
-    # A plain class, not a dataclass: importing dataclasses costs ~17 ms of every
-    # `helm upgrade`. Equal by value (merge_gres, verify compare entries) and hashable, as
-    # the frozen dataclass was.
+    # A plain class, not a dataclass (see tests/test_import_cost.py); equal by value
+    # (merge_gres, verify compare entries) and hashable, as the frozen dataclass was.
     __slots__ = ("count", "name", "type")
 
     def __init__(self, name: str, type: str | None, count: int) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-# See postrender/__init__.py for why not typing's; mypy and ruff treat this name as typing's.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from postrender.validate.patterns import MAX_PATTERN_INPUT, searcher
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeAlias

@@ -37,8 +37,7 @@ from postrender.yaml.scalars import (
     resolve_plain,
 )
 
-# See postrender/__init__.py for why not typing's; mypy and ruff treat this name as typing's.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 

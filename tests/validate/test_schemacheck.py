@@ -12,7 +12,6 @@ import datetime
 import functools
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -503,48 +502,3 @@ def test_quick_path_spares_jsonschema_rs(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(validate, "schema_validator", refused)
     assert validate.validate_document(doc) == []
-
-
-# Imports a typical post-render must not pay for (~28, ~30, ~17, ~7 and ~300-600 ms on this
-# machine): the CRDs' CEL rules are answered by celquick, cel-python only when it is unsure.
-_HEAVY = ("jsonschema_rs", "yaml", "dataclasses", "typing", "celpy")
-
-
-def _post_render_in_subprocess(release: bytes) -> tuple[int, list[str]]:
-    """Exit status of a post-render in a fresh interpreter, and which of _HEAVY it imported."""
-    code = (
-        "import sys\n"
-        "from postrender.cli.slinky_pr import main\n"
-        f"status = main(['--config', {str(PROFILES)!r}])\n"
-        f"print(status, *[m for m in {_HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLINKY_PR_", "HELM_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code], input=release, capture_output=True, env=env, check=False
-    )
-    status, *loaded = done.stderr.decode().splitlines()[-1].split()
-    return int(status), loaded
-
-
-def test_post_render_of_a_typical_release_imports_nothing_heavy() -> None:
-    # Neither jsonschema_rs (schemacheck decides) nor PyYAML (blockyaml reads, emit writes),
-    # nor dataclasses or typing.
-    assert _post_render_in_subprocess(SAMPLE.read_bytes()) == (0, [])
-
-
-def test_an_invalid_release_still_gets_jsonschema_rs_messages() -> None:
-    # The control for the test above: an invalid document does load it.
-    broken = SAMPLE.read_bytes().replace(b"\n  replicas: ", b"\n  replicaz: ", 1)
-    assert broken != SAMPLE.read_bytes()
-    status, loaded = _post_render_in_subprocess(broken)
-    assert status != 0 and "jsonschema_rs" in loaded
-
-
-def test_a_cel_rule_outside_the_quick_subset_loads_cel_python() -> None:
-    # The control for celpy: a ScheduledUpdate without scheduledUpdate makes the NodeSet
-    # rule read a missing field, an error celquick leaves to cel-python (which refuses it).
-    old = b"    scheduledUpdate: {}\n    type: RollingUpdate\n"
-    assert old in SAMPLE.read_bytes()
-    broken = SAMPLE.read_bytes().replace(old, b"    type: ScheduledUpdate\n", 1)
-    status, loaded = _post_render_in_subprocess(broken)
-    assert status != 0 and "celpy" in loaded
