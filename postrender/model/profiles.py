@@ -1,4 +1,4 @@
-"""Partition profiles: the catalogue users write (DOMAIN.md §1), loaded and checked.
+"""Partition profiles: the catalogue users write (docs/profile.md), loaded and checked.
 
 Loading reports every problem at once, each with file, line, key and a hint, then
 resolves what the profile leaves to the instance type (``gres: auto``,

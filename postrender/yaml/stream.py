@@ -4,7 +4,7 @@ Every document keeps its exact input text. Only documents that a transform chang
 are serialized again; all others are written back byte for byte, so comments,
 quoting and key order of untouched documents survive.
 
-Accepted forms (DOMAIN.md §3): Helm 3 (``---`` + ``# Source:``), Helm 4 (kyaml,
+Accepted forms: Helm 3 (``---`` + ``# Source:``), Helm 4 (kyaml,
 ``postrenderer.helm.sh/postrender-filename`` annotation, hooks included), plain
 ``helm template`` output and ``kind: List`` documents.
 """
