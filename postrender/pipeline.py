@@ -52,9 +52,9 @@ def plan(stream: Stream, profile: Profile) -> tuple[Release, Plan, list[str]]:
 
     release = build_release(stream, profile)
     shapes = [
-        Problem(message, document=t.doc.label, path=_prefix(t.prefix) + path)
+        problem.replace(document=t.doc.label)
         for t in release.targets
-        for path, message in nodeset_shape_problems(t.obj)
+        for problem in nodeset_shape_problems(t.obj, _prefix(t.prefix))
     ]
     if shapes:
         raise SlinkyError(shapes, EXIT_INVALID, "the rendered release is not valid")
@@ -88,30 +88,16 @@ def _pod_rules(release: Release) -> list[Problem]:
                 "labels",
             ),
         ]
-        for path, value, _ in checks:
-            for sub, message in labels_problems(value or {}):
-                problems.append(Problem(message, document=target.doc.label, path=path + sub))
-        path = "spec.template.metadata.annotations"
+        found = [p for path, value, _ in checks for p in labels_problems(value or {}, path)]
         annotations = lookup(target.obj, ["spec", "template", "metadata", "annotations"])
-        for _, message in annotations_size_problems(annotations or {}):
-            problems.append(Problem(message, document=target.doc.label, path=path))
+        found += annotations_size_problems(annotations or {}, "spec.template.metadata.annotations")
         for i, toleration in enumerate(
             lookup(target.obj, ["spec", "template", "spec", "tolerations"]) or []
         ):
-            for sub, message in toleration_problems(toleration):
-                problems.append(
-                    Problem(
-                        message,
-                        document=target.doc.label,
-                        path=f"spec.template.spec.tolerations[{i}]{sub}",
-                    )
-                )
-        for sub, message in resources_problems(
-            lookup(target.obj, ["spec", "slurmd", "resources"]) or {}
-        ):
-            problems.append(
-                Problem(message, document=target.doc.label, path="spec.slurmd.resources" + sub)
-            )
+            found += toleration_problems(toleration, f"spec.template.spec.tolerations[{i}]")
+        resources = lookup(target.obj, ["spec", "slurmd", "resources"]) or {}
+        found += resources_problems(resources, "spec.slurmd.resources")
+        problems += [problem.replace(document=target.doc.label) for problem in found]
     return problems
 
 

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from postrender.errors import EXIT_PLAN, SlinkyError
 from postrender.model.profiles import Profile, parse_profile
 from postrender.pipeline import post_render
-from postrender.yaml.fast_reader import kube_plain
+from postrender.yaml.scalars import kube_plain
 from postrender.yaml.stream import FILENAME_ANNOTATION, Document, decode, read_stream
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,8 @@ import click
 
 from postrender.cli.options import profile_options
 from postrender.errors import SlinkyError
-from postrender.slurm.verify import compare, emit, fullname, kubectl_scontrol, read_slurm
+from postrender.slurm.live_cluster import fullname, kubectl_scontrol, read_slurm
+from postrender.slurm.verify import compare, emit
 
 
 @click.command("verify", context_settings={"help_option_names": ["-h", "--help"]})

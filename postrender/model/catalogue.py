@@ -11,8 +11,7 @@ import functools
 import re
 from collections.abc import Mapping
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -28,9 +27,8 @@ _FAMILY = re.compile(r"(?P<category>[a-z]+)(?P<generation>\d+)(?P<rest>[a-z0-9-]
 class InstanceType:
     """What the post-renderer needs to know about one EC2 instance type."""
 
-    # A plain class, not a dataclass: importing dataclasses costs ~17 ms of every
-    # `helm upgrade`. Equal by value (two spellings of a name look up equal types) and
-    # hashable, as the frozen dataclass was.
+    # A plain class, not a dataclass (see tests/test_import_cost.py); equal by value (two
+    # spellings of a name look up equal types) and hashable, as the frozen dataclass was.
     __slots__ = (
         "accelerator_count",
         "accelerator_resource",

@@ -1,4 +1,4 @@
-"""Partition profiles: the catalogue users write (DOMAIN.md §1), loaded and checked.
+"""Partition profiles: the catalogue users write (docs/profile.md), loaded and checked.
 
 Loading reports every problem at once, each with file, line, key and a hint, then
 resolves what the profile leaves to the instance type (``gres: auto``,
@@ -7,28 +7,18 @@ resolves what the profile leaves to the instance type (``gres: auto``,
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from collections.abc import Callable, Mapping
-from functools import cache
+from collections.abc import Mapping
 
 from postrender.errors import EXIT_PROFILE, Problem, SlinkyError
 from postrender.model import catalogue
-from postrender.model.profile_doc import (
-    MAX_PROFILE_DEPTH,
-    MAX_PROFILE_NODES,
-    TITLE,
-    Path,
-    format_path,
-)
-from postrender.model.slurmconf import Gres
-from postrender.resources import schema_text
+from postrender.model.profile_doc import TITLE
+from postrender.model.profile_read import gres_conf, read_profile
+from postrender.model.profile_schema import schema_problems
+from postrender.model.slurmconf import Gres, option_problems
 from postrender.validate import kubernetes as k8s
-from postrender.yaml import fast_reader as blockyaml
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -55,39 +45,7 @@ NODE_FIELDS = (
 _TARGETING_ANNOTATION = "slinky-pr/partition"
 
 
-def _read(text: str, src: str) -> tuple[Any, dict[Path, int], list[Problem]]:
-    """The profile's data, the line of every value by path, and its duplicate keys: by the
-    fast reader when the profile is in its case, else by PyYAML. A text this short cannot
-    hold more values than PyYAML's reader allows (each takes two characters or more)."""
-    if len(text) < 2 * MAX_PROFILE_NODES:
-        lines: dict[Path, int] = {}
-        try:
-            data = blockyaml.load(text, MAX_PROFILE_DEPTH, keys_as_written=True, lines=lines)
-        except blockyaml.Declined:
-            pass
-        else:
-            if data is not None:
-                return data, lines, []
-    from postrender.model import profile_yaml
-
-    return profile_yaml.read(text, src)
-
-
-@cache
-def profile_schema() -> dict[str, Any]:
-    text = schema_text("profile.schema.json")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def _schema_at(schema: dict[str, Any], schema_path: list[str | int]) -> dict[str, Any]:
-    node: Any = schema
-    for part in schema_path[:-1]:
-        node = node[part]
-    return node if isinstance(node, dict) else {}
-
-
-# Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
+# Plain classes, not dataclasses: see tests/test_import_cost.py.
 class Partition:
     """One partition of the catalogue, resolved against the instance catalogue."""
 
@@ -145,80 +103,6 @@ class Profile:
         self.accounting_tres = accounting_tres
         # Slurm account -> GPU-minutes cap (an association limit in slurmdbd).
         self.gpu_minutes = dict(gpu_minutes or {})
-
-
-@cache
-def quick_check() -> Callable[[Any], bool] | None:
-    from postrender.validate.schemacheck import compile_schema
-
-    # As validator_for below: draft 2020-12 by default, where format is an annotation.
-    return compile_schema(profile_schema(), validate_formats=False)
-
-
-def _is_al2(value: Any) -> bool:
-    """A generated EC2NodeClass asking for Amazon Linux 2 (``al2``, ``AL2``, ``al2@v...``)."""
-    ami = value.get("ami") if isinstance(value, dict) else None
-    return isinstance(ami, str) and ami.lower().split("@")[0] == "al2"
-
-
-def _check_schema(data: Any, lines: dict[Path, int], src: str) -> list[Problem]:
-    check = quick_check()
-    if check is not None and check(data):
-        return []  # certainly valid: jsonschema_rs (~28 ms to import) would agree
-    import jsonschema_rs
-
-    schema = profile_schema()
-    problems = []
-    for error in jsonschema_rs.validator_for(schema).iter_errors(data):
-        path: Path = tuple(error.instance_path)
-        line = lines.get(path) or lines.get(path[:-1]) or 1
-        message, hint = error.message, None
-        unexpected = getattr(error.kind, "unexpected", None)
-        if unexpected:
-            import difflib  # only for a profile with unknown keys: not on the happy path
-
-            known = list(_schema_at(schema, list(error.schema_path)).get("properties", {}))
-            for key in unexpected:
-                line = lines.get((*path, key), line)
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-                problems.append(
-                    Problem(
-                        f"unknown key {key!r}",
-                        profile=f"{src}:{line}",
-                        path=format_path((*path, key)),
-                        hint=hint,
-                    )
-                )
-            continue
-        instance: Any = error.instance
-        if _is_al2(instance):
-            problems.append(
-                Problem(
-                    f"ami: {instance['ami']}: Amazon Linux 2 is end of life for EKS "
-                    "(no AL2 AMIs for Kubernetes 1.33 and later; Karpenter v1 has no AL2 GPU "
-                    "default)",
-                    profile=f"{src}:{lines.get((*path, 'ami'), line)}",
-                    path=format_path((*path, "ami")),
-                    hint="use ami: al2023 (or bottlerocket); both pick NVIDIA AMIs for GPU types",
-                )
-            )
-            continue
-        schema_path = list(error.schema_path)
-        described = _schema_at(schema, schema_path).get("description")
-        if schema_path and schema_path[-1] in ("oneOf", "anyOf"):
-            message = f"{json.dumps(error.instance)} is not an accepted value"
-        if isinstance(error.instance, bool) and "string" in message:
-            hint = f'quote it: "{str(error.instance).lower()}"'
-        problems.append(
-            Problem(
-                message,
-                profile=f"{src}:{line}",
-                path=format_path(path),
-                hint=hint or (f"expected {described}" if described else None),
-            )
-        )
-    return sorted(problems, key=lambda p: int((p.profile or ":0").rsplit(":", 1)[1]))
 
 
 def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition, list[Problem]]:
@@ -313,11 +197,10 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
     elif "efa_count" in entry:
         bad("efa_count without efa_enabled: true", "efa_count")
 
-    for key in ("nodeSelector", "labels"):
-        for sub, message in k8s.labels_problems(entry.get(key, {})):
-            bad(message, key + sub)
-    for sub, message in k8s.labels_problems(entry.get("annotations", {}), values=False):
-        bad(message, "annotations" + sub)
+    for key in ("nodeSelector", "labels", "annotations"):
+        # Annotation values are free text; only their keys follow the label key rules.
+        for problem in k8s.labels_problems(entry.get(key, {}), key, values=key != "annotations"):
+            bad(problem.message, problem.path or key)
     if _TARGETING_ANNOTATION in entry.get("annotations", {}):
         bad(
             f"{_TARGETING_ANNOTATION} chooses a NodeSet's partitions; the profile cannot set it",
@@ -325,11 +208,11 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
             "annotate the NodeSet in the chart's values, or list its key under nodesets",
         )
     for i, tol in enumerate(entry.get("tolerations", [])):
-        for sub, message in k8s.toleration_problems(tol):
-            bad(message, f"tolerations[{i}]{sub}")
+        for problem in k8s.toleration_problems(tol, f"tolerations[{i}]"):
+            bad(problem.message, problem.path or "tolerations")
 
     for key, value in entry.get("options", {}).items():
-        for message, hint in _option_problems(key, value):
+        for message, hint in option_problems(key, value):
             bad(message, f"options.{key}", hint)
 
     partition = Partition(
@@ -342,48 +225,6 @@ def _resolve(entry: Mapping[str, Any], where: str, path: str) -> tuple[Partition
         options=dict(entry.get("options", {})),
     )
     return partition, problems
-
-
-# TRES slurmctld knows without extra configuration (slurm.conf(5) AccountingStorageTRES),
-# and GRES/<name> (refused later unless GRES are accounted). Checked on Slurm 26.05:
-# "GPU" or "Memory" make slurmctld exit ("TRES weight 'GPU' is not a configured TRES
-# type"), as does License/<name> without Licenses=.
-@cache
-def _tres_weight() -> re.Pattern[str]:
-    """One ``TRES=weight`` of TRESBillingWeights (compiled on first use: most runs need none)."""
-    return re.compile(
-        r"(cpu|mem|vmem|pages|node|energy|billing|fs/disk|gres/[a-z0-9_]+(:[a-z0-9_.-]+)?)"
-        r"=[0-9]+(\.[0-9]+)?[kmgtp]?",
-        re.IGNORECASE,
-    )
-
-
-def _option_problems(key: str, value: object) -> list[tuple[str, str | None]]:
-    """What slurmctld would refuse in one partition option that the schema lets through.
-
-    JSON Schema's ``integer`` accepts ``20.0``, which slurmctld does not
-    (``PriorityTier value "20.0" is not a valid number``, ``Bad value "30.0" for MaxTime``).
-    """
-    if isinstance(value, float):
-        whole = f"{value:.0f}" if value.is_integer() else None
-        return [
-            (
-                f"{key}: {value!r} is not an integer (slurmctld refuses {key}={value!r})",
-                f"write {key}: {whole}" if whole else None,
-            )
-        ]
-    if key == "TRESBillingWeights" and isinstance(value, str):
-        wrong = [w for w in value.split(",") if not _tres_weight().fullmatch(w)]
-        if wrong:
-            return [
-                (
-                    f"TRESBillingWeights: {', '.join(wrong)} weighs no TRES slurmctld knows "
-                    "(it would exit: not a configured TRES type)",
-                    "weigh CPU, Mem, VMem, Pages, Node, Energy, Billing, FS/disk or "
-                    "GRES/<name>, e.g. CPU=1.0,Mem=0.25G,GRES/gpu=2.0",
-                )
-            ]
-    return []
 
 
 def load_profile(path: str, cluster: str | None = None) -> Profile:
@@ -406,27 +247,11 @@ def load_profile(path: str, cluster: str | None = None) -> Profile:
     return parse_profile(text, src, cluster)
 
 
-# YAML 1.1 reads an unquoted ``off`` as false, which here means "no gres.conf at all".
-_GRES_CONF_OFF = r"\bgres_conf\s*:\s*(?:off|Off|OFF)\s*(?:[,}#]|$)"
-
-
-def _gres_conf(entry: Mapping[str, Any], text: str, line: int | None) -> str | bool:
-    """The cluster's ``gres_conf``, with an unquoted ``off`` read as written."""
-    value: str | bool = entry.get("gres_conf", "nvidia")
-    if value is False and line is not None:
-        import re  # compiled here, in the rare case, not at every import
-
-        source = text.splitlines()[line - 1 : line]
-        if source and re.search(_GRES_CONF_OFF, source[0]):
-            return "off"
-    return value
-
-
 def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None) -> Profile:
     """Like :func:`load_profile`, from text; ``src`` names the file in messages."""
     title = TITLE
-    data, lines, problems = _read(text, src)
-    problems += _check_schema(data, lines, src)
+    data, lines, problems = read_profile(text, src)
+    problems += schema_problems(data, lines, src)
     if problems:
         raise SlinkyError(problems, EXIT_PROFILE, title)
 
@@ -504,7 +329,7 @@ def parse_profile(text: str, src: str = "<profile>", cluster: str | None = None)
         path=src,
         cluster=chosen,
         partitions=partitions,
-        gres_conf=_gres_conf(entry, text, lines.get(("clusters", index, "gres_conf"))),
+        gres_conf=gres_conf(entry, text, lines.get(("clusters", index, "gres_conf"))),
         accounting_tres=entry.get("accounting_tres"),
         gpu_minutes=entry.get("gpu_minutes"),
     )

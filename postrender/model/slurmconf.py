@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 
 _TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9]*=\S+$")
 # slurm.conf(5): a GRES count may carry a 1024-based multiplier.
@@ -88,9 +89,8 @@ def merge_list_token(tokens: list[tuple[str, str]], key: str, values: list[str])
 class Gres:
     """One GRES entry, ``name[:type]:count``."""
 
-    # A plain class, not a dataclass: importing dataclasses costs ~17 ms of every
-    # `helm upgrade`. Equal by value (merge_gres, verify compare entries) and hashable, as
-    # the frozen dataclass was.
+    # A plain class, not a dataclass (see tests/test_import_cost.py); equal by value
+    # (merge_gres, verify compare entries) and hashable, as the frozen dataclass was.
     __slots__ = ("count", "name", "type")
 
     def __init__(self, name: str, type: str | None, count: int) -> None:
@@ -223,3 +223,45 @@ def join_block(lines: list[str], like: str | None) -> str:
     """Lines back into a block, keeping the original's trailing newline (``|`` vs ``|-``)."""
     text = "\n".join(lines)
     return text + "\n" if like and like.endswith("\n") else text
+
+
+# TRES slurmctld knows without extra configuration (slurm.conf(5) AccountingStorageTRES),
+# and GRES/<name> (refused later unless GRES are accounted). Checked on Slurm 26.05:
+# "GPU" or "Memory" make slurmctld exit ("TRES weight 'GPU' is not a configured TRES
+# type"), as does License/<name> without Licenses=.
+@cache
+def _tres_weight() -> re.Pattern[str]:
+    """One ``TRES=weight`` of TRESBillingWeights (compiled on first use: most runs need none)."""
+    return re.compile(
+        r"(cpu|mem|vmem|pages|node|energy|billing|fs/disk|gres/[a-z0-9_]+(:[a-z0-9_.-]+)?)"
+        r"=[0-9]+(\.[0-9]+)?[kmgtp]?",
+        re.IGNORECASE,
+    )
+
+
+def option_problems(key: str, value: object) -> list[tuple[str, str | None]]:
+    """What slurmctld would refuse in one partition option that the schema lets through.
+
+    JSON Schema's ``integer`` accepts ``20.0``, which slurmctld does not
+    (``PriorityTier value "20.0" is not a valid number``, ``Bad value "30.0" for MaxTime``).
+    """
+    if isinstance(value, float):
+        whole = f"{value:.0f}" if value.is_integer() else None
+        return [
+            (
+                f"{key}: {value!r} is not an integer (slurmctld refuses {key}={value!r})",
+                f"write {key}: {whole}" if whole else None,
+            )
+        ]
+    if key == "TRESBillingWeights" and isinstance(value, str):
+        wrong = [w for w in value.split(",") if not _tres_weight().fullmatch(w)]
+        if wrong:
+            return [
+                (
+                    f"TRESBillingWeights: {', '.join(wrong)} weighs no TRES slurmctld knows "
+                    "(it would exit: not a configured TRES type)",
+                    "weigh CPU, Mem, VMem, Pages, Node, Energy, Billing, FS/disk or "
+                    "GRES/<name>, e.g. CPU=1.0,Mem=0.25G,GRES/gpu=2.0",
+                )
+            ]
+    return []

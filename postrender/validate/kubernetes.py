@@ -2,7 +2,8 @@
 
 The NodeSet CRD leaves the pod template unchecked (x-kubernetes-preserve-unknown-fields),
 so a bad label or toleration would pass admission and fail only when pods are created.
-These functions return (path, message) pairs; callers attach the document or profile.
+The checks yield :class:`~postrender.errors.Problem` values located by field path (``at``,
+the path of the value checked, is its start); callers attach the document or profile.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
+from postrender.errors import Problem
 from postrender.validate.quantity import same_quantity, whole_quantity
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -23,7 +24,6 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Extended resources slinky-pr writes, beyond hugepages-*: integers, requests = limits.
 EXTENDED_PREFIXES = ("nvidia.com/", "aws.amazon.com/", "vpc.amazonaws.com/")
 
-Finding = tuple[str, str]  # (path suffix, message)
 _INT64 = 1 << 63
 MAX_NAME = 253  # an object name: a DNS subdomain
 # Kubernetes' limit on all annotations of one object, keys and values (TotalAnnotationSizeLimitB).
@@ -52,18 +52,20 @@ def _at(obj: Any, path: tuple[str, ...]) -> Any:
     return obj
 
 
-def nodeset_shape_problems(nodeset: Mapping[str, Any]) -> Iterator[Finding]:
+def nodeset_shape_problems(nodeset: Mapping[str, Any], at: str = "") -> Iterator[Problem]:
     """Where a targeted NodeSet has the wrong shape in a part slinky-pr edits
-    (``tolerations: x``, a list as ``nodeSelector``, ``resources: []``)."""
+    (``tolerations: x``, a list as ``nodeSelector``, ``resources: []``); ``at`` is the
+    NodeSet's place in its document ("items.3." in a List, else "")."""
     for path, shape in _NODESET_SHAPES:
         value = _at(nodeset, path)
         if value is not None and not isinstance(value, shape):
-            yield ".".join(path), f"must be {_SHAPE_NAMES[shape]}, not {_shape_name(value)}"
+            message = f"must be {_SHAPE_NAMES[shape]}, not {_shape_name(value)}"
+            yield Problem(message, path=at + ".".join(path))
     tolerations = _at(nodeset, ("spec", "template", "spec", "tolerations"))
     for i, toleration in enumerate(tolerations if isinstance(tolerations, list) else ()):
         if not isinstance(toleration, dict):
-            where = f"spec.template.spec.tolerations[{i}]"
-            yield where, f"a toleration must be a map, not {_shape_name(toleration)}"
+            message = f"a toleration must be a map, not {_shape_name(toleration)}"
+            yield Problem(message, path=f"{at}spec.template.spec.tolerations[{i}]")
 
 
 def label_key_problems(key: str) -> list[str]:
@@ -96,48 +98,62 @@ def label_value_problems(value: object) -> list[str]:
     return []
 
 
-def labels_problems(labels: Mapping[str, Any], values: bool = True) -> Iterator[Finding]:
-    """Check a labels/nodeSelector map (``values=False`` for annotations)."""
+def labels_problems(
+    labels: Mapping[str, Any], at: str = "", values: bool = True
+) -> Iterator[Problem]:
+    """Check a labels/nodeSelector map found at ``at`` (``values=False`` for annotations)."""
     for key, value in labels.items():
         for message in label_key_problems(str(key)):
-            yield f"[{key}]", message
+            yield Problem(message, path=f"{at}[{key}]")
         if values:
             for message in label_value_problems(value):
-                yield f"[{key}]", message
+                yield Problem(message, path=f"{at}[{key}]")
 
 
-def annotations_size_problems(annotations: Mapping[str, Any]) -> Iterator[Finding]:
+def annotations_size_problems(annotations: Mapping[str, Any], at: str = "") -> Iterator[Problem]:
     """Kubernetes refuses an object whose annotations total more than 256 KiB."""
     total = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
     if total > ANNOTATIONS_MAX_BYTES:
-        yield "", f"annotations total {total} bytes, over Kubernetes' limit of 256 KiB"
+        yield Problem(
+            f"annotations total {total} bytes, over Kubernetes' limit of 256 KiB", path=at
+        )
 
 
-def toleration_problems(toleration: Mapping[str, Any]) -> Iterator[Finding]:
+def toleration_problems(toleration: Mapping[str, Any], at: str = "") -> Iterator[Problem]:
     """Kubernetes toleration rules the API server enforces only at pod creation."""
     operator = toleration.get("operator", "Equal")
     effect = toleration.get("effect", "")
     if operator not in ("Equal", "Exists"):
-        yield ".operator", f"operator must be Equal or Exists, not {operator!r}"
+        yield Problem(f"operator must be Equal or Exists, not {operator!r}", path=at + ".operator")
     if operator == "Exists" and toleration.get("value"):
-        yield ".value", "a toleration with operator Exists must not have a value"
+        yield Problem("a toleration with operator Exists must not have a value", path=at + ".value")
     if operator == "Equal" and not toleration.get("key"):
-        yield ".key", "a toleration with operator Equal needs a key (empty key needs Exists)"
+        yield Problem(
+            "a toleration with operator Equal needs a key (empty key needs Exists)",
+            path=at + ".key",
+        )
     if effect and effect not in EFFECTS:
-        yield ".effect", f"effect must be one of {', '.join(EFFECTS)}, not {effect!r}"
+        yield Problem(
+            f"effect must be one of {', '.join(EFFECTS)}, not {effect!r}", path=at + ".effect"
+        )
     if "tolerationSeconds" in toleration and effect != "NoExecute":
-        yield ".tolerationSeconds", "tolerationSeconds is only valid with effect NoExecute"
+        yield Problem(
+            "tolerationSeconds is only valid with effect NoExecute", path=at + ".tolerationSeconds"
+        )
     seconds = toleration.get("tolerationSeconds")
     if seconds is not None and not (
         isinstance(seconds, int) and not isinstance(seconds, bool) and -_INT64 <= seconds < _INT64
     ):
-        yield ".tolerationSeconds", f"tolerationSeconds must be a 64-bit integer, not {seconds!r}"
+        yield Problem(
+            f"tolerationSeconds must be a 64-bit integer, not {seconds!r}",
+            path=at + ".tolerationSeconds",
+        )
     if toleration.get("key"):
         for message in label_key_problems(str(toleration["key"])):
-            yield ".key", message
+            yield Problem(message, path=at + ".key")
     if toleration.get("value"):
         for message in label_value_problems(toleration["value"]):
-            yield ".value", message
+            yield Problem(message, path=at + ".value")
 
 
 def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
@@ -155,27 +171,31 @@ def _is_checked(resource: str) -> bool:
     return resource.startswith("hugepages-") or resource.startswith(EXTENDED_PREFIXES)
 
 
-def resources_problems(resources: Mapping[str, Any]) -> Iterator[Finding]:
+def resources_problems(resources: Mapping[str, Any], at: str = "") -> Iterator[Problem]:
     """Extended resources and hugepages: limit set, request = limit, integer counts."""
     limits = resources.get("limits") or {}
     requests = resources.get("requests") or {}
     if not isinstance(limits, Mapping) or not isinstance(requests, Mapping):
-        yield "", "resources.limits and resources.requests must be maps"
+        yield Problem("resources.limits and resources.requests must be maps", path=at)
         return
     for name in sorted({*limits, *requests}):
         if not _is_checked(str(name)):
             continue
         if name not in limits:
-            yield f".limits[{name}]", f"{name} needs a limit (Kubernetes requires one)"
-        elif name in requests and not same_quantity(requests[name], limits[name]):
-            yield (
-                f".requests[{name}]",
-                f"{name} request {requests[name]} must equal its limit {limits[name]}",
+            yield Problem(
+                f"{name} needs a limit (Kubernetes requires one)", path=f"{at}.limits[{name}]"
             )
+        elif name in requests and not same_quantity(requests[name], limits[name]):
+            message = f"{name} request {requests[name]} must equal its limit {limits[name]}"
+            yield Problem(message, path=f"{at}.requests[{name}]")
         whole = whole_quantity(limits.get(name, 0))
         if not name.startswith("hugepages-") and (whole is None or whole < 0):
-            yield f".limits[{name}]", f"{name} must be a whole number, not {limits[name]!r}"
+            yield Problem(
+                f"{name} must be a whole number, not {limits[name]!r}", path=f"{at}.limits[{name}]"
+            )
     if any(str(n).startswith("hugepages-") for n in limits):
         both = {**limits, **requests}
         if "cpu" not in both and "memory" not in both:
-            yield ".requests", "hugepages need a cpu or memory request beside them"
+            yield Problem(
+                "hugepages need a cpu or memory request beside them", path=at + ".requests"
+            )

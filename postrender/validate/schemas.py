@@ -20,14 +20,13 @@ from collections.abc import Iterable
 from postrender.errors import Problem
 from postrender.validate.json_values import jsonable
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
     import jsonschema_rs
 
-    from postrender.validate.schemacheck import Check
+    from postrender.validate.schema_values import Check
 
 _SCHEMA_DIR = "k8s"
 _INDEX = "index.json"

@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-from postrender.yaml.fast_reader import kube_plain, reads_as_string
 from postrender.yaml.fast_writer import Unusual
+from postrender.yaml.scalars import kube_plain, reads_as_string
 from postrender.yaml.text import LINE_BREAK, Unreadable
 
-# Untagged plain scalars take the meaning Kubernetes gives them (blockyaml.kube_plain), not
+# Untagged plain scalars take the meaning Kubernetes gives them (scalars.kube_plain), not
 # PyYAML's YAML 1.1 one: "10:30" is a string there, not 630; "0000-00-00" is a string, not
 # a date PyYAML cannot build; "y" is true. A plain "<<" key still merges (go-yaml's too).
 _KUBE_PLAIN = "tag:slinky-pr,2026:kube-plain"

@@ -4,7 +4,7 @@ Every document keeps its exact input text. Only documents that a transform chang
 are serialized again; all others are written back byte for byte, so comments,
 quoting and key order of untouched documents survive.
 
-Accepted forms (DOMAIN.md §3): Helm 3 (``---`` + ``# Source:``), Helm 4 (kyaml,
+Accepted forms: Helm 3 (``---`` + ``# Source:``), Helm 4 (kyaml,
 ``postrenderer.helm.sh/postrender-filename`` annotation, hooks included), plain
 ``helm template`` output and ``kind: List`` documents.
 """
@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 from postrender.yaml import fast_reader as blockyaml
 from postrender.yaml.fast_writer import Unusual, Writer
+from postrender.yaml.scalars import reads_as_string
 from postrender.yaml.text import LINE_BREAK, Unreadable
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -42,7 +42,7 @@ _DOC_END = re.compile(r"\.\.\.(?=[ \t\r\n]|$)")
 _SOURCE = re.compile(r"#\s*Source:\s*(\S+)")
 
 
-# Plain classes, not dataclasses: importing dataclasses costs ~17 ms of every `helm upgrade`.
+# Plain classes, not dataclasses: see tests/test_import_cost.py.
 class Document:
     """One document of the stream: its exact text and, if it has content, its object."""
 
@@ -261,7 +261,7 @@ def _quote(value: str) -> str:
     return pyyaml_io.quote(value)
 
 
-WRITER = Writer(_quote, lambda value: not blockyaml.reads_as_string(value))
+WRITER = Writer(_quote, lambda value: not reads_as_string(value))
 
 
 def dump(body: Any) -> str:

@@ -90,10 +90,10 @@ KUBE_MEANING = [
     ("text", "value"), KUBE_MEANING, ids=[c[0] or "empty" for c in KUBE_MEANING]
 )
 def test_plain_scalars_mean_what_they_mean_to_kubernetes(text: str, value: object) -> None:
-    from postrender.yaml import fast_reader as blockyaml
     from postrender.yaml import pyyaml as pyyaml_io
+    from postrender.yaml import scalars
 
-    assert blockyaml.kube_plain(text) == value and type(blockyaml.kube_plain(text)) is type(value)
+    assert scalars.kube_plain(text) == value and type(scalars.kube_plain(text)) is type(value)
     body = pyyaml_io.parse(f"kind: A\nv: {text}\n", 1, 10**6, 100, 10**6)[0]  # PyYAML's path
     assert body["v"] == value and type(body["v"]) is type(value)
 
@@ -141,10 +141,10 @@ YAML12_NOT_STRING = re.compile(
 @settings(max_examples=2000, deadline=None)
 @given(st.text(st.sampled_from("0123456789-+._:eExXoObBinfaINFNAtTzZ ~yYlLuUrs"), min_size=1))
 def test_strings_a_yaml_12_reader_would_read_otherwise_are_quoted(text: str) -> None:
-    from postrender.yaml import fast_reader as blockyaml
+    from postrender.yaml import scalars
 
     if YAML12_NOT_STRING.fullmatch(text):
-        assert not blockyaml.reads_as_string(text)
+        assert not scalars.reads_as_string(text)
 
 
 def test_plain_time_and_date_are_not_converted_on_rewrite() -> None:

@@ -167,3 +167,84 @@ def retry_webhook_cache_miss(
         cluster.kubectl("get", "configmap", miss.group(1), "-n", namespace)
         done = run()
     return done
+
+
+# --- the release the Helm 3 and Helm 4 stack tests install ---------------------------------
+
+RELEASE = "slinky"
+FULLNAME = "slinky-slurm"  # the chart's fullname for release `slinky`
+
+
+def config(profiles: Path = PROFILES) -> list[str]:
+    """The post-renderer arguments naming the profile file."""
+    return ["--post-renderer-args", f"--config={profiles}"]
+
+
+def install(helm: Helm, chart: Path, namespace: str, *extra: str | Path) -> Completed:
+    """`helm upgrade --install` of the chart with the two NodeSets' values and slinky-pr as
+    post-renderer; ``extra``: more values files and post-renderer arguments."""
+    return retry_webhook_cache_miss(helm.cluster, namespace, lambda: helm(
+        "upgrade", "--install", RELEASE, chart, "-n", namespace, "--create-namespace",
+        "-f", VALUES, *extra, "--post-renderer", "slinky-pr", check=False,
+    ))  # fmt: skip
+
+
+def nodeset(cluster: devcluster.Cluster, namespace: str, key: str) -> Any:
+    return get(cluster, f"nodesets.{SLINKY}", namespace, f"{FULLNAME}-worker-{key}")
+
+
+def controller(cluster: devcluster.Cluster, namespace: str) -> Any:
+    return get(cluster, f"controllers.{SLINKY}", namespace, FULLNAME)
+
+
+def nodeset_gone(cluster: devcluster.Cluster, namespace: str, key: str) -> bool:
+    try:
+        nodeset(cluster, namespace, key)
+    except devcluster.ClusterError as err:
+        return "NotFound" in str(err)
+    return False
+
+
+def upgrade_and_roll_back(helm: Helm, chart: Path, namespace: str, *extra: str | Path) -> None:
+    """On an installed release: revision 2 like revision 1, revision 3 adding the `static`
+    NodeSet and its GPU partition, then `helm rollback` to 2, which removes them again.
+    (Revision 1 alone holds the chart's Secrets: Helm 3 cannot roll back to it.)"""
+    cluster = helm.cluster
+    assert install(helm, chart, namespace, *extra).returncode == 0
+    done = install(helm, chart, namespace, "-f", STATIC_GPU, *extra)
+    assert done.returncode == 0, done.stderr
+    static = nodeset(cluster, namespace, "static")
+    assert "Gres=gpu:8" in static["spec"]["extraConf"]
+    assert static["spec"]["slurmd"]["resources"]["limits"]["nvidia.com/gpu"] == 8
+    assert static["spec"]["template"]["spec"]["nodeSelector"]["role"] == "slurm-static-gpu"
+    partition = "PartitionName=static-gpu-partition"
+    assert partition in controller(cluster, namespace)["spec"]["extraConf"]
+    assert helm.history(RELEASE, namespace)[-1]["status"] == "deployed"
+
+    rolled = helm("rollback", RELEASE, "2", "-n", namespace, check=False)
+    assert rolled.returncode == 0, rolled.stderr
+    assert helm.history(RELEASE, namespace)[-1]["status"] == "deployed"
+    assert partition not in controller(cluster, namespace)["spec"]["extraConf"]
+    eventually(lambda: nodeset_gone(cluster, namespace, "static"))
+    assert "Gres=gpu:a100:8" in nodeset(cluster, namespace, "gpu")["spec"]["extraConf"]
+
+
+def refused_upgrade(
+    helm: Helm, chart: Path, namespace: str, good: list[str], bad: list[str]
+) -> Completed:
+    """Install with the ``good`` post-renderer arguments, then upgrade (adding the `static`
+    NodeSet) with the ``bad`` ones, which slinky-pr must refuse: the release, its history
+    and its NodeSets stay as they were. The refused run, for its message."""
+    cluster = helm.cluster
+    assert install(helm, chart, namespace, *good).returncode == 0
+    history = helm.history(RELEASE, namespace)
+    keys = ("gpu", "cpu")
+    before = {k: nodeset(cluster, namespace, k)["metadata"]["generation"] for k in keys}
+
+    done = install(helm, chart, namespace, "-f", STATIC_GPU, *bad)
+    assert done.returncode != 0
+    assert helm.history(RELEASE, namespace) == history
+    after = {k: nodeset(cluster, namespace, k)["metadata"]["generation"] for k in keys}
+    assert after == before
+    assert nodeset_gone(cluster, namespace, "static")
+    return done

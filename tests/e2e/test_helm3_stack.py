@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from devcluster import Cluster, ClusterError
 from e2e_stack import (
     BROKEN_PROFILE,
-    PROFILES,
-    SLINKY,
-    STATIC_GPU,
+    FULLNAME,
+    RELEASE,
     VALUES,
     Helm,
-    eventually,
+    config,
+    controller,
     get,
     helm_for,
-    retry_webhook_cache_miss,
+    install,
+    nodeset,
+    refused_upgrade,
+    upgrade_and_roll_back,
 )
-
-RELEASE = "slinky"
-FULLNAME = "slinky-slurm"  # the chart's fullname for release `slinky`
 
 
 @pytest.fixture
@@ -40,29 +39,11 @@ def helm3(tmp_path: Path, cluster: Cluster) -> Helm:
     return helm
 
 
-def install(
-    helm: Helm, chart: Path, namespace: str, *extra: str | Path, profiles: Path = PROFILES
-) -> Any:
-    return retry_webhook_cache_miss(helm.cluster, namespace, lambda: helm(
-        "upgrade", "--install", RELEASE, chart, "-n", namespace, "--create-namespace",
-        "-f", VALUES, *extra, "--post-renderer", "slinky-pr",
-        "--post-renderer-args", f"--config={profiles}", check=False,
-    ))  # fmt: skip
-
-
-def nodeset(cluster: Cluster, namespace: str, key: str) -> Any:
-    return get(cluster, f"nodesets.{SLINKY}", namespace, f"{FULLNAME}-worker-{key}")
-
-
-def controller(cluster: Cluster, namespace: str) -> Any:
-    return get(cluster, f"controllers.{SLINKY}", namespace, FULLNAME)
-
-
 def test_first_install_passes_the_controller_webhook(
     helm3: Helm, chart: Path, cluster: Cluster
 ) -> None:
     ns = "h3-first"
-    done = install(helm3, chart, ns)
+    done = install(helm3, chart, ns, *config())
     assert done.returncode == 0, done.stderr
     assert helm3.history(RELEASE, ns)[-1]["status"] == "deployed"
     # what slinky-pr added is what the API server stored
@@ -86,36 +67,10 @@ def test_first_install_passes_the_controller_webhook(
         cluster.kubectl("create", "-f", "-", stdin=json.dumps(bad))
 
 
-def test_upgrade_adds_a_gpu_partition_and_rollback_removes_it(
-    helm3: Helm, chart: Path, cluster: Cluster
-) -> None:
+def test_upgrade_adds_a_gpu_partition_and_rollback_removes_it(helm3: Helm, chart: Path) -> None:
     ns = "h3-upgrade"
-    assert install(helm3, chart, ns).returncode == 0
-    # revision 2 like revision 1; revision 1 alone holds the chart's Secrets (see below)
-    assert install(helm3, chart, ns).returncode == 0
-    done = install(helm3, chart, ns, "-f", STATIC_GPU)
-    assert done.returncode == 0, done.stderr
-    static = nodeset(cluster, ns, "static")
-    assert "Gres=gpu:8" in static["spec"]["extraConf"]
-    assert static["spec"]["slurmd"]["resources"]["limits"]["nvidia.com/gpu"] == 8
-    assert static["spec"]["template"]["spec"]["nodeSelector"]["role"] == "slurm-static-gpu"
-    assert "PartitionName=static-gpu-partition" in controller(cluster, ns)["spec"]["extraConf"]
-    assert [r["status"] for r in helm3.history(RELEASE, ns)][-1] == "deployed"
-
-    rolled = helm3("rollback", RELEASE, "2", "-n", ns, check=False)
-    assert rolled.returncode == 0, rolled.stderr
-    assert [r["status"] for r in helm3.history(RELEASE, ns)][-1] == "deployed"
-    assert "PartitionName=static-gpu-partition" not in controller(cluster, ns)["spec"]["extraConf"]
-    eventually(lambda: gone(cluster, ns, "static"))
-    assert "Gres=gpu:a100:8" in nodeset(cluster, ns, "gpu")["spec"]["extraConf"]
-
-
-def gone(cluster: Cluster, namespace: str, key: str) -> bool:
-    try:
-        nodeset(cluster, namespace, key)
-    except ClusterError as err:
-        return "NotFound" in str(err)
-    return False
+    assert install(helm3, chart, ns, *config()).returncode == 0
+    upgrade_and_roll_back(helm3, chart, ns, *config())
 
 
 def test_rollback_to_the_first_revision_fails_without_slinky_pr_too(
@@ -134,24 +89,14 @@ def test_rollback_to_the_first_revision_fails_without_slinky_pr_too(
 
 
 def test_broken_profile_leaves_the_release_untouched(
-    helm3: Helm, chart: Path, cluster: Cluster, tmp_path: Path
+    helm3: Helm, chart: Path, tmp_path: Path
 ) -> None:
     ns = "h3-broken"
-    assert install(helm3, chart, ns).returncode == 0
-    history = helm3.history(RELEASE, ns)
-    before = {k: nodeset(cluster, ns, k)["metadata"]["generation"] for k in ("gpu", "cpu")}
     bad = tmp_path / "profiles.yaml"
     bad.write_text(BROKEN_PROFILE)
-
-    done = install(helm3, chart, ns, "-f", STATIC_GPU, profiles=bad)
-    assert done.returncode != 0
+    done = refused_upgrade(helm3, chart, ns, config(), config(bad))
     assert "profiles.yaml:5 at clusters[0].partitions[0].gres" in done.stderr
     assert "Traceback" not in done.stderr
-    assert helm3.history(RELEASE, ns) == history
-    after = {k: nodeset(cluster, ns, k)["metadata"]["generation"] for k in ("gpu", "cpu")}
-    assert after == before
-    with pytest.raises(ClusterError, match="NotFound"):
-        nodeset(cluster, ns, "static")
     manifest = yaml.safe_load_all(helm3("get", "manifest", RELEASE, "-n", ns).stdout)
     assert f"{FULLNAME}-worker-static" not in {
         d["metadata"]["name"] for d in manifest if isinstance(d, dict)

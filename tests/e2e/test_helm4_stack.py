@@ -8,29 +8,29 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from devcluster import Cluster, ClusterError
+from devcluster import Cluster
 from e2e_stack import (
     BROKEN_PROFILE,
+    FULLNAME,
     PROFILES,
+    RELEASE,
     ROOT,
-    SLINKY,
-    STATIC_GPU,
     VALUES,
     Helm,
-    eventually,
-    get,
+    config,
+    controller,
     helm_for,
-    retry_webhook_cache_miss,
+    install,
+    nodeset,
+    refused_upgrade,
+    upgrade_and_roll_back,
 )
 
 from postrender.golden.cases import normalize
 
-RELEASE = "slinky"
-FULLNAME = "slinky-slurm"
 #: Random keys in the chart's Secrets differ between two renders.
 MASKS = [{"kind": "Secret", "path": "data"}]
 NOT_PLUGIN = shutil.ignore_patterns(
@@ -55,25 +55,6 @@ def helm4(tmp_path: Path, cluster: Cluster) -> Helm:
     return helm
 
 
-def install(helm: Helm, chart: Path, namespace: str, *extra: str | Path) -> Any:
-    return retry_webhook_cache_miss(helm.cluster, namespace, lambda: helm(
-        "upgrade", "--install", RELEASE, chart, "-n", namespace, "--create-namespace",
-        "-f", VALUES, *extra, "--post-renderer", "slinky-pr", check=False,
-    ))  # fmt: skip
-
-
-def config(profiles: Path = PROFILES) -> list[str]:
-    return ["--post-renderer-args", f"--config={profiles}"]
-
-
-def nodeset(cluster: Cluster, namespace: str, key: str) -> Any:
-    return get(cluster, f"nodesets.{SLINKY}", namespace, f"{FULLNAME}-worker-{key}")
-
-
-def controller(cluster: Cluster, namespace: str) -> Any:
-    return get(cluster, f"controllers.{SLINKY}", namespace, FULLNAME)
-
-
 def test_install_upgrade_rollback_through_the_plugin(
     helm4: Helm, chart: Path, cluster: Cluster
 ) -> None:
@@ -84,47 +65,21 @@ def test_install_upgrade_rollback_through_the_plugin(
     assert f"{FULLNAME}-gres-conf" in refs
     assert "Gres=gpu:a100:8" in nodeset(cluster, ns, "gpu")["spec"]["extraConf"]
 
-    assert install(helm4, chart, ns, *config()).returncode == 0  # rev. 2 (see Helm 3 tests)
-    done = install(helm4, chart, ns, "-f", STATIC_GPU, *config())
-    assert done.returncode == 0, done.stderr
-    assert "Gres=gpu:8" in nodeset(cluster, ns, "static")["spec"]["extraConf"]
-    assert "PartitionName=static-gpu-partition" in controller(cluster, ns)["spec"]["extraConf"]
-
-    rolled = helm4("rollback", RELEASE, "2", "-n", ns, check=False)
-    assert rolled.returncode == 0, rolled.stderr
-    assert [r["status"] for r in helm4.history(RELEASE, ns)][-1] == "deployed"
-    assert "PartitionName=static-gpu-partition" not in controller(cluster, ns)["spec"]["extraConf"]
-
-    def static_gone() -> bool:
-        try:
-            nodeset(cluster, ns, "static")
-        except ClusterError as err:
-            return "NotFound" in str(err)
-        return False
-
-    eventually(static_gone)
+    upgrade_and_roll_back(helm4, chart, ns, *config())
 
 
 def test_broken_profile_leaves_the_release_untouched(
-    helm4: Helm, chart: Path, cluster: Cluster, tmp_path: Path
+    helm4: Helm, chart: Path, tmp_path: Path
 ) -> None:
     ns = "h4-broken"
-    assert install(helm4, chart, ns, *config()).returncode == 0
-    history = helm4.history(RELEASE, ns)
-    before = nodeset(cluster, ns, "gpu")["metadata"]["generation"]
     bad = tmp_path / "profiles.yaml"
     bad.write_text(BROKEN_PROFILE)
     log = tmp_path / "slinky-pr.log"
-
     # Helm 4 does not show a post-renderer plugin's stderr: --log-file keeps the message
-    args = [*config(bad), "--post-renderer-args", f"--log-file={log}"]
-    done = install(helm4, chart, ns, "-f", STATIC_GPU, *args)
-    assert done.returncode != 0
+    refused_upgrade(
+        helm4, chart, ns, config(), [*config(bad), "--post-renderer-args", f"--log-file={log}"]
+    )
     assert "profiles.yaml:5 at clusters[0].partitions[0].gres" in log.read_text()
-    assert helm4.history(RELEASE, ns) == history
-    assert nodeset(cluster, ns, "gpu")["metadata"]["generation"] == before
-    with pytest.raises(ClusterError, match="NotFound"):
-        nodeset(cluster, ns, "static")
 
 
 def test_helm_slinky_render_and_lint_under_helm4(helm4: Helm, chart: Path) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from needs import missing
 
-from postrender.yaml import fast_reader as blockyaml
+from postrender.yaml import scalars
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = ROOT / "testdata" / "examples" / "profiles.yaml"
@@ -135,7 +135,7 @@ def test_plain_scalars_are_read_as_kubernetes_reads_them(kubeyaml: Path) -> None
     theirs = read_as_kubernetes(kubeyaml, [f"v: {s}\n" for s in SPELLINGS])
     wrong = []
     for text, result in zip(SPELLINGS, theirs, strict=True):
-        mine = blockyaml.kube_plain(text)
+        mine = scalars.kube_plain(text)
         if "error" in result:  # NaN and infinities have no JSON; Kubernetes refuses them
             assert isinstance(mine, float) and not math.isfinite(mine), (text, result)
         elif not _kube_equal(mine, result["json"]["v"]):

@@ -50,7 +50,7 @@ def lint_fixed(**kwargs: Any) -> Any:
     )
 
 
-# --- the catalogue of DOMAIN.md §1 as it circulates -------------------------------------
+# --- the partition catalogue as it circulates ----------------------------------------------
 
 # (rule, object, text of the mistake, text of the fix in the hint)
 CIRCULATING_MISTAKES = [

@@ -112,4 +112,4 @@ def test_requests_equal_to_limits_in_other_units_pass_the_resource_rules() -> No
     }
     assert list(resources_problems(resources)) == []
     resources["requests"]["hugepages-2Mi"] = "5G"
-    assert [path for path, _ in resources_problems(resources)] == [".requests[hugepages-2Mi]"]
+    assert [p.path for p in resources_problems(resources)] == [".requests[hugepages-2Mi]"]

@@ -12,7 +12,6 @@ import datetime
 import functools
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,10 +23,10 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from postrender.model import profiles
-from postrender.validate import schemacheck
+from postrender.model import profile_schema
 from postrender.validate import schemas as validate
-from postrender.validate.schemacheck import MAX_PATTERN_INPUT, compile_schema
+from postrender.validate.patterns import MAX_PATTERN_INPUT, portable_pattern
+from postrender.validate.schemacheck import compile_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_SCHEMAS = sorted(p.name for p in (ROOT / "schemas" / "k8s").glob("*.json"))
@@ -53,8 +52,9 @@ def _rs_valid(validator: jsonschema_rs.Validator, instance: Any) -> bool:
 def _pair(name: str) -> tuple[Callable[[Any], bool], jsonschema_rs.Validator]:
     """The quick check and the jsonschema_rs validator the post-renderer uses for a schema."""
     if name == PROFILE:
-        quick = profiles.quick_check()
-        reference = jsonschema_rs.validator_for(profiles.profile_schema())  # as in _check_schema
+        quick = profile_schema.quick_check()
+        # As in profile_schema.schema_problems.
+        reference = jsonschema_rs.validator_for(profile_schema.profile_schema())
     else:
         quick = validate.quick_check(name)
         reference = validate.schema_validator(name)
@@ -125,9 +125,7 @@ def _all_patterns() -> set[str]:
 
 def test_schema_patterns_are_portable_but_one() -> None:
     # A pattern that is not portable leaves every string under it to jsonschema_rs.
-    assert {p for p in _all_patterns() if not schemacheck.portable_pattern(p)} == {
-        KARPENTER_SCHEDULE
-    }
+    assert {p for p in _all_patterns() if not portable_pattern(p)} == {KARPENTER_SCHEDULE}
 
 
 def test_every_valid_testdata_document_takes_the_quick_path() -> None:
@@ -265,7 +263,7 @@ def test_keyword(schema: dict[str, Any], instance: Any, expected: bool) -> None:
 
 
 def test_format_is_an_annotation_unless_validated() -> None:
-    # profiles._check_schema asks jsonschema_rs without validate_formats: draft 2020-12's
+    # profile_schema.schema_problems asks jsonschema_rs without validate_formats: draft 2020-12's
     # default, where format only annotates.
     schema = {"type": "string", "format": "date-time"}
     check = compile_schema(schema, validate_formats=False)
@@ -310,65 +308,6 @@ def test_deep_nesting_is_left_to_jsonschema_rs() -> None:
 )
 def test_unsupported_schemas_do_not_compile(schema: dict[str, Any]) -> None:
     assert compile_schema(schema, validate_formats=True) is None
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        r"^(?:a|b)+?$",
-        r"a{2}b{2,}c{2,3}?",
-        r"[-._a-zA-Z0-9]",
-        r"[A-Za-z0-9/_:-]",
-        r"[\d.\-\]]",
-        r"^[^\n]+$",
-        r"a\/b\.c",
-        r"()|",
-    ],
-)
-def test_portable_patterns(pattern: str) -> None:
-    assert schemacheck.portable_pattern(pattern)
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        ".",  # backtracks badly when repeated
-        "a{,3}",  # ECMA: literal; Python: a quantifier
-        "a{",
-        "a}",
-        "]",
-        r"a\Z",  # ECMA: the letter Z
-        r"\bword",
-        r"(a)\1",
-        "(?i)a",
-        "(?<name>a)",
-        "(?=a)",
-        "(?P<name>a)",
-        "a**",
-        "a*+",
-        "^*",
-        "(*a)",
-        "(a",
-        "a)",
-        "[]a]",  # ECMA: an empty class
-        "[^]",
-        "[a",
-        r"[\d-a]",  # ECMA: literal "-"; Python: an error
-        "[a-z-0]",
-        "[z-a]",
-        "[[a]]",  # Python warns of nested sets
-        "[a--b]",
-        "[a&&b]",
-        r"[\b]",
-        r"\u0041",
-        "é",
-        "a\tb",
-        "a\\",
-    ],
-)
-def test_unportable_patterns(pattern: str) -> None:
-    assert not schemacheck.portable_pattern(pattern)
 
 
 # --- mutated documents and profiles ------------------------------------------------------
@@ -563,48 +502,3 @@ def test_quick_path_spares_jsonschema_rs(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(validate, "schema_validator", refused)
     assert validate.validate_document(doc) == []
-
-
-# Imports a typical post-render must not pay for (~28, ~30, ~17, ~7 and ~300-600 ms on this
-# machine): the CRDs' CEL rules are answered by celquick, cel-python only when it is unsure.
-_HEAVY = ("jsonschema_rs", "yaml", "dataclasses", "typing", "celpy")
-
-
-def _post_render_in_subprocess(release: bytes) -> tuple[int, list[str]]:
-    """Exit status of a post-render in a fresh interpreter, and which of _HEAVY it imported."""
-    code = (
-        "import sys\n"
-        "from postrender.cli.slinky_pr import main\n"
-        f"status = main(['--config', {str(PROFILES)!r}])\n"
-        f"print(status, *[m for m in {_HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLINKY_PR_", "HELM_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code], input=release, capture_output=True, env=env, check=False
-    )
-    status, *loaded = done.stderr.decode().splitlines()[-1].split()
-    return int(status), loaded
-
-
-def test_post_render_of_a_typical_release_imports_nothing_heavy() -> None:
-    # Neither jsonschema_rs (schemacheck decides) nor PyYAML (blockyaml reads, emit writes),
-    # nor dataclasses or typing.
-    assert _post_render_in_subprocess(SAMPLE.read_bytes()) == (0, [])
-
-
-def test_an_invalid_release_still_gets_jsonschema_rs_messages() -> None:
-    # The control for the test above: an invalid document does load it.
-    broken = SAMPLE.read_bytes().replace(b"\n  replicas: ", b"\n  replicaz: ", 1)
-    assert broken != SAMPLE.read_bytes()
-    status, loaded = _post_render_in_subprocess(broken)
-    assert status != 0 and "jsonschema_rs" in loaded
-
-
-def test_a_cel_rule_outside_the_quick_subset_loads_cel_python() -> None:
-    # The control for celpy: a ScheduledUpdate without scheduledUpdate makes the NodeSet
-    # rule read a missing field, an error celquick leaves to cel-python (which refuses it).
-    old = b"    scheduledUpdate: {}\n    type: RollingUpdate\n"
-    assert old in SAMPLE.read_bytes()
-    broken = SAMPLE.read_bytes().replace(old, b"    type: ScheduledUpdate\n", 1)
-    status, loaded = _post_render_in_subprocess(broken)
-    assert status != 0 and "celpy" in loaded

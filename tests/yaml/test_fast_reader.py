@@ -161,12 +161,6 @@ def test_profile_dialect_agrees_with_the_profile_loader(text: str) -> None:
     assert lines == want_lines
 
 
-def test_dates_with_one_digit_month_or_day_are_strings() -> None:
-    for text in ("2001-1-1", "2001-01-1", "2001-1-01"):
-        assert blockyaml.reads_as_string(text), text
-    assert not blockyaml.reads_as_string("2001-01-01")
-
-
 def test_depth_past_the_limit_is_declined() -> None:
     deep = "".join(" " * i + "a:\n" for i in range(20)) + " " * 20 + "a: 1\n"
     assert blockyaml.load(deep, 30) is not None
@@ -234,28 +228,6 @@ _lines = st.lists(_pieces, max_size=8).map("".join)
 @given(st.lists(_lines, min_size=1, max_size=8).map("\n".join), st.booleans())
 def test_generated_text_is_declined_or_read_as_pyyaml_reads_it(text: str, newline: bool) -> None:
     _agrees(text + ("\n" if newline else ""))
-
-
-_resolver = yaml.resolver.Resolver()
-
-
-@settings(max_examples=3000, deadline=None)
-@given(
-    st.one_of(
-        st.text(st.sampled_from("0123456789-+._:eExXoObBinfaINFNAtTzZ ~"), min_size=1),
-        st.sampled_from(["yes", "Off", "NULL", "<<", "=", ".inf", "-.Inf", ".NaN", "0b1_0"]),
-    )
-)
-def test_plain_scalar_types_are_pyyaml_types(text: str) -> None:
-    # PyYAML's own decision for a plain scalar (types-PyYAML leaves resolve untyped)
-    tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
-    if tag != "tag:yaml.org,2002:str":  # and more that YAML 1.2 or go-yaml read otherwise
-        assert not blockyaml.reads_as_string(text), tag
-    try:
-        value = blockyaml.resolve_plain(text)
-    except blockyaml.Declined:
-        return
-    assert _same(value, yaml.SafeLoader("").construct_object(yaml.ScalarNode(tag, text)))
 
 
 def _profile_files() -> list[str]:

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.lint.context import EFA_RESOURCE, GPU_RESOURCES, LintContext
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import EFA_RESOURCE, GPU_RESOURCES
 from postrender.validate.kubernetes import resources_problems
 
 ID = "SPR-E002"
@@ -44,7 +45,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
                 f"{RESOURCES}.limits",
                 "add hugepages-2Mi: 5120Mi to limits and requests (and a memory request)",
             )
-        for sub, message in resources_problems(ns.resources):
+        for problem in resources_problems(ns.resources, RESOURCES):
             # GPU resources are SPR-G002's; the rest here is EFA and hugepages.
-            if not any(name in sub for name in GPU_RESOURCES):
-                yield ns.obj.finding(message, RESOURCES + sub)
+            if not any(name in (problem.path or "") for name in GPU_RESOURCES):
+                yield ns.obj.finding(problem.message, problem.path)

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.lint.context import EFA_RESOURCE, LintContext
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import EFA_RESOURCE
 
 ID = "SPR-E001"
 SEVERITY = "error"

@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from postrender.lint.cluster import ANY_TAINT_VALUE, BLOCKING_EFFECTS, taint_text
-from postrender.lint.context import LintContext, NodeSetView
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import NodeSetView
 from postrender.lint.objects import as_list, dig
 from postrender.validate.kubernetes import tolerates
 

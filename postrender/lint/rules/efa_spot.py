@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from postrender.lint.cluster import CAPACITY_TYPE
-from postrender.lint.context import LintContext, NodeSetView
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import NodeSetView
 
 ID = "SPR-O001"
 SEVERITY = "warning"

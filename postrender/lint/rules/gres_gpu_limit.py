@@ -32,8 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from postrender.lint.context import GPU_RESOURCES, LintContext
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import GPU_RESOURCES
 from postrender.validate.kubernetes import resources_problems
 
 ID = "SPR-G002"
@@ -45,9 +46,9 @@ BACKING = {"gpu": "nvidia.com/gpu", "neuron": "aws.amazon.com/neuron"}
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for ns in ctx.nodesets:
-        for sub, message in resources_problems(ns.resources):
-            if any(name in sub for name in GPU_RESOURCES):
-                yield ns.obj.finding(message, RESOURCES + sub)
+        for problem in resources_problems(ns.resources, RESOURCES):
+            if any(name in (problem.path or "") for name in GPU_RESOURCES):
+                yield ns.obj.finding(problem.message, problem.path)
         counts: dict[str, int] = {}
         for gres in ns.gres:
             if gres.name in BACKING:

@@ -55,8 +55,8 @@ def check(ctx: LintContext) -> Iterator[Finding]:
     for finding in ctx.profile_findings(ID):
         yield finding.replace(hint=finding.hint or _hint(finding.message))
     for obj, path, labels in _maps(ctx):
-        for sub, message in labels_problems(as_map(labels)):
-            yield obj.finding(message, path + sub, _hint(message))
+        for problem in labels_problems(as_map(labels), path):
+            yield obj.finding(problem.message, problem.path, _hint(problem.message))
 
 
 def _hint(message: str) -> str | None:

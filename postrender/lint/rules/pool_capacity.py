@@ -27,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from postrender.lint.cluster import NodeSource
-from postrender.lint.context import LintContext, NodeSetView
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import NodeSetView
 from postrender.transforms.capacity import one_pod_per_node, replicas
 from postrender.validate.quantity import quantity_float
 

@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from postrender.lint.cluster import NodeSource
-from postrender.lint.context import LintContext, NodeSetView
+from postrender.lint.context import LintContext
 from postrender.lint.finding import Finding
+from postrender.lint.nodesets import NodeSetView
 from postrender.validate.quantity import quantity_float
 
 ID = "SPR-K007"

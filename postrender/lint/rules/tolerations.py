@@ -44,5 +44,5 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         pods.append((plugin, [t for t in tolerations if isinstance(t, dict)]))
     for obj, tolerations in pods:
         for i, toleration in enumerate(tolerations):
-            for sub, message in toleration_problems(toleration):
-                yield obj.finding(message, f"{PATH}[{i}]{sub}")
+            for problem in toleration_problems(toleration, f"{PATH}[{i}]"):
+                yield obj.finding(problem.message, problem.path)
