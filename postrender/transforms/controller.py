@@ -35,11 +35,6 @@ from postrender.plan import Why, lookup
 from postrender.select import SlinkyObject, operator_writes_gres_defaults
 from postrender.transforms.context import Context
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
-
 
 def _operator_writes(ctx: Context, controller: SlinkyObject, key: str) -> bool:
     """Whether the operator's slurm.conf already has ``key`` for gpu; a chart line of the

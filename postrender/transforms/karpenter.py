@@ -39,8 +39,7 @@ from postrender.validate import karpenter as karpenter_rules
 from postrender.validate.quantity import same_quantity
 from postrender.yaml.stream import Document
 
-# Not typing's (importing typing costs ~7 ms of every run); mypy and ruff honour the name.
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -177,14 +176,9 @@ def add(ctx: Context, partition: Partition, target: Target, body: dict[str, Any]
         body["metadata"]["labels"] = dict(labels)
     if annotations := ctx.release.stream.added_annotations(source):
         body["metadata"]["annotations"] = annotations
-    for path, message in karpenter_rules.problems(body):
+    for problem in karpenter_rules.problems(body):
         ctx.problems.append(
-            Problem(
-                message,
-                document=f"{kind}/{name} (generated)",
-                path=path,
-                profile=partition.label,
-            )
+            problem.replace(document=f"{kind}/{name} (generated)", profile=partition.label)
         )
     head = ctx.release.stream.added_head(source)
     doc = Document(index=-1, raw="", head=head, body=body, source=source)

@@ -32,7 +32,7 @@ from postrender.model.slurmconf import (
 from postrender.plan import Why, lookup
 from postrender.transforms.context import Context
 
-TYPE_CHECKING = False  # typing's costs an import on every run; mypy and ruff honour the name
+TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from postrender.model.profiles import Partition
 

@@ -7,7 +7,7 @@ What is left here is what the API server or Karpenter checks otherwise: object n
 label domains Karpenter refuses at run time (``kubernetes.io``, ``k8s.io``; the NodePool
 then never becomes Ready), the ``karpenter.aws`` group, ``v1beta1``, and AL2's end of life.
 
-Like :mod:`postrender.validate.kubernetes` they return ``(path, message)`` pairs, the path from the
+Like :mod:`postrender.validate.kubernetes` they give Problems whose path starts at the
 object's root (``spec.template.metadata.labels[example.kubernetes.io/foo]``); callers attach
 the document or profile. :func:`problems` picks the rules for any object and returns ``[]``
 for kinds it does not know, so a linter can run it over a whole stream.
@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from postrender.errors import Problem
 from postrender.validate.kubernetes import DNS_SUBDOMAIN
 
 TYPE_CHECKING = False  # not typing's: see tests/test_import_cost.py
 if TYPE_CHECKING:
     from typing import Any
 
-# (field path, message): the Karpenter transform locates these on the object it generates.
-Finding = tuple[str, str]
 NODEPOOL_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"
 NODECLASS_KIND = "EC2NodeClass"
@@ -125,16 +124,16 @@ def runtime_label_problem(key: str) -> str | None:
     return None
 
 
-def _name_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
+def _name_problems(obj: Mapping[str, Any]) -> Iterator[Problem]:
     name = str((obj.get("metadata") or {}).get("name") or "")
     if not name or len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
-        yield (
-            "metadata.name",
+        yield Problem(
             f"name {name!r} must be a DNS subdomain (lowercase letters, digits, '-', '.')",
+            path="metadata.name",
         )
 
 
-def nodepool_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
+def nodepool_problems(obj: Mapping[str, Any]) -> Iterator[Problem]:
     """Run-time rules of a ``karpenter.sh/v1`` NodePool (its CRD's CEL rules have the rest)."""
     yield from _name_problems(obj)
     spec = obj.get("spec") or {}
@@ -143,13 +142,13 @@ def nodepool_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
     for key in labels:
         message = runtime_label_problem(str(key))
         if message:
-            yield f"spec.template.metadata.labels[{key}]", message
+            yield Problem(message, path=f"spec.template.metadata.labels[{key}]")
     node_spec = template.get("spec") or {}
     for i, requirement in enumerate(node_spec.get("requirements") or []):
         if isinstance(requirement, Mapping):
             message = runtime_label_problem(str(requirement.get("key", "")))
             if message:
-                yield f"spec.template.spec.requirements[{i}].key", message
+                yield Problem(message, path=f"spec.template.spec.requirements[{i}].key")
     ref = node_spec.get("nodeClassRef")
     if isinstance(ref, Mapping):
         path = "spec.template.spec.nodeClassRef"
@@ -157,12 +156,15 @@ def nodepool_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
         if group == "karpenter.aws" or (
             kind == NODECLASS_KIND and group and group != NODECLASS_GROUP
         ):
-            yield f"{path}.group", f"the EC2NodeClass group is {NODECLASS_GROUP}, not {group}"
+            yield Problem(
+                f"the EC2NodeClass group is {NODECLASS_GROUP}, not {group}", path=f"{path}.group"
+            )
         elif group == NODECLASS_GROUP and kind and kind != NODECLASS_KIND:
-            yield f"{path}.kind", f"group {NODECLASS_GROUP} has kind {NODECLASS_KIND}, not {kind}"
+            message = f"group {NODECLASS_GROUP} has kind {NODECLASS_KIND}, not {kind}"
+            yield Problem(message, path=f"{path}.kind")
 
 
-def ec2nodeclass_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
+def ec2nodeclass_problems(obj: Mapping[str, Any]) -> Iterator[Problem]:
     """AL2's end of life on a ``karpenter.k8s.aws/v1`` EC2NodeClass, and its name (its CRD's
     CEL rules check the rest)."""
     yield from _name_problems(obj)
@@ -170,24 +172,27 @@ def ec2nodeclass_problems(obj: Mapping[str, Any]) -> Iterator[Finding]:
     for i, term in enumerate(spec.get("amiSelectorTerms") or []):
         alias = term.get("alias") if isinstance(term, Mapping) else None
         if isinstance(alias, str) and alias.partition("@")[0] == "al2":
-            yield (
-                f"spec.amiSelectorTerms[{i}].alias",
+            yield Problem(
                 "AL2 is end of life (no AL2 AMIs for EKS 1.33+): use al2023 or bottlerocket",
+                path=f"spec.amiSelectorTerms[{i}].alias",
             )
     if spec.get("amiFamily") == "AL2":
-        yield "spec.amiFamily", "AL2 is end of life (no AL2 AMIs for EKS 1.33+): use AL2023"
+        yield Problem(
+            "AL2 is end of life (no AL2 AMIs for EKS 1.33+): use AL2023", path="spec.amiFamily"
+        )
 
 
-def problems(obj: Mapping[str, Any]) -> list[Finding]:
+def problems(obj: Mapping[str, Any]) -> list[Problem]:
     """Every rule that applies to ``obj``; ``[]`` for kinds other than Karpenter's."""
     api_version, kind = str(obj.get("apiVersion", "")), obj.get("kind")
     group, _, version = api_version.rpartition("/")
     if group == "karpenter.aws":
-        return [("apiVersion", f"the group is {NODECLASS_GROUP}, not karpenter.aws")]
+        return [Problem(f"the group is {NODECLASS_GROUP}, not karpenter.aws", path="apiVersion")]
     if group not in (NODEPOOL_GROUP, NODECLASS_GROUP):
         return []
     if version != "v1":
-        return [("apiVersion", f"{api_version} is not served since Karpenter 1.1: use {group}/v1")]
+        message = f"{api_version} is not served since Karpenter 1.1: use {group}/v1"
+        return [Problem(message, path="apiVersion")]
     if group == NODEPOOL_GROUP and kind == "NodePool":
         return list(nodepool_problems(obj))
     if group == NODECLASS_GROUP and kind == NODECLASS_KIND:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from karpenter_objects import ec2nodeclass
 
-from postrender.errors import SlinkyError
+from postrender.errors import Problem, SlinkyError
 from postrender.model.profiles import parse_profile
 from postrender.pipeline import Result, post_render
 from postrender.transforms.karpenter import pool_name, taints_for
@@ -383,15 +383,15 @@ def test_nodepool_runtime_rules() -> None:
         nodeClassRef={"group": "karpenter.aws", "kind": "EC2NodeClass", "name": "d"}
     )
     assert karpenter_rules.problems(wrong_group) == [
-        (
-            "spec.template.spec.nodeClassRef.group",
+        Problem(
             "the EC2NodeClass group is karpenter.k8s.aws, not karpenter.aws",
+            path="spec.template.spec.nodeClassRef.group",
         )
     ]
     wrong_kind = _pool(
         nodeClassRef={"group": "karpenter.k8s.aws", "kind": "NodeClass", "name": "d"}
     )
-    assert [p for p, _ in karpenter_rules.problems(wrong_kind)] == [
+    assert [p.path for p in karpenter_rules.problems(wrong_kind)] == [
         "spec.template.spec.nodeClassRef.kind"
     ]
     requirements = [
@@ -399,21 +399,21 @@ def test_nodepool_runtime_rules() -> None:
         {"key": "example.kubernetes.io/a", "operator": "In", "values": ["x"]},
     ]
     found = karpenter_rules.problems(_pool(requirements=requirements))
-    assert [p for p, _ in found] == ["spec.template.spec.requirements[1].key"]
+    assert [p.path for p in found] == ["spec.template.spec.requirements[1].key"]
     labelled = _pool()
     labelled["spec"]["template"]["metadata"] = {"labels": {"k8s.io/x": "y", "team": "a"}}
-    assert [p for p, _ in karpenter_rules.problems(labelled)] == [
+    assert [p.path for p in karpenter_rules.problems(labelled)] == [
         "spec.template.metadata.labels[k8s.io/x]",
     ]
     labelled["metadata"]["name"] = "Bad_Name"
-    assert karpenter_rules.problems(labelled)[0][0] == "metadata.name"
+    assert karpenter_rules.problems(labelled)[0].path == "metadata.name"
 
 
 def test_version_and_group_rules() -> None:
     old = {**_pool(), "apiVersion": "karpenter.sh/v1beta1"}
-    assert "not served since Karpenter 1.1" in karpenter_rules.problems(old)[0][1]
+    assert "not served since Karpenter 1.1" in karpenter_rules.problems(old)[0].message
     typo = {"apiVersion": "karpenter.aws/v1", "kind": "EC2NodeClass"}
-    assert "karpenter.k8s.aws" in karpenter_rules.problems(typo)[0][1]
+    assert "karpenter.k8s.aws" in karpenter_rules.problems(typo)[0].message
     assert karpenter_rules.problems({"apiVersion": "v1", "kind": "ConfigMap"}) == []
 
 
@@ -426,7 +426,7 @@ def test_version_and_group_rules() -> None:
 )
 def test_ec2nodeclass_al2_is_end_of_life(spec: dict[str, Any], path: str) -> None:
     found = karpenter_rules.problems(ec2nodeclass(**spec))
-    assert any(p == path and "AL2 is end of life" in m for p, m in found), found
+    assert any(p.path == path and "AL2 is end of life" in p.message for p in found), found
 
 
 def test_valid_ec2nodeclass() -> None:

@@ -43,5 +43,5 @@ def check(ctx: LintContext) -> Iterator[Finding]:
             found = problems(obj.body)
         except (AttributeError, TypeError, KeyError, IndexError):
             continue  # a field of the wrong type: SPR-P003 reports the shape
-        for path, message in found:
-            yield obj.finding(message, path)
+        for problem in found:
+            yield obj.finding(problem.message, problem.path)
