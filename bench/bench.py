@@ -4,12 +4,14 @@
 
 Cases: (a) the upstream chart 1.3 sample (two NodeSets patched); (b) a 2,000-NodeSet
 release (~3 MB), every NodeSet patched; (c) the same with 4,000 NodeSets. Contenders:
-``slinky-pr`` with full schema validation; ``kubectl kustomize`` applying the equivalent
-patches (exported from slinky-pr's own change plan by ``slinky export kustomize``, so the
-two do the same edits); ``python -c pass`` (interpreter floor); ``cat`` (I/O floor); a
-plain libyaml load + dump of the stream (the floor for parse-and-reserialize); and
-``slinky lint`` on (b). Each is run several times; the table gives the median and the
-spread (min-max) of wall time, and peak RSS. No number here is asserted in a test.
+``slinky-pr`` with full schema validation, and again with ``SLINKY_PR_LIBRARY_PATH=1``
+(PyYAML, jsonschema_rs and cel-python instead of the hand-written fast paths);
+``kubectl kustomize`` applying the equivalent patches (exported from slinky-pr's own change
+plan by ``slinky export kustomize``, so the two do the same edits); ``python -c pass``
+(interpreter floor); ``cat`` (I/O floor); a plain libyaml load + dump of the stream (the
+floor for parse-and-reserialize); and ``slinky lint`` on (b). Each is run several times;
+the table gives the median and the spread (min-max) of wall time, and peak RSS. No number
+here is asserted in a test.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
 """
 
 
-def measure(cmd: list[str], stdin: Path, runs: int) -> dict[str, float]:
+def measure(
+    cmd: list[str], stdin: Path, runs: int, env: dict[str, str] | None = None
+) -> dict[str, float]:
     """Wall seconds (median, min, max) and peak RSS (MiB) over ``runs`` runs."""
     times, rss = [], []
     for _ in range(runs):
@@ -57,6 +61,7 @@ def measure(cmd: list[str], stdin: Path, runs: int) -> dict[str, float]:
             done = subprocess.run(
                 [sys.executable, "-c", _LAUNCHER, *cmd],
                 stdin=handle,
+                env=None if env is None else {**os.environ, **env},
                 capture_output=True,
                 text=True,
                 check=False,
@@ -110,8 +115,12 @@ def main() -> None:
             runs = args.runs if release == SAMPLE else args.runs_large
             size = release.stat().st_size
             row: dict[str, dict[str, float]] = {}
-            row["slinky-pr"] = measure(
-                [str(BIN / "slinky-pr"), "--config", str(PROFILES)], release, runs
+            post_render = [str(BIN / "slinky-pr"), "--config", str(PROFILES)]
+            row["slinky-pr"] = measure(post_render, release, runs)
+            # The same without the hand-written fast paths (postrender/switches.py): what
+            # the fast reader, writer, schema and CEL checks buy over their libraries.
+            row["slinky-pr, library path"] = measure(
+                post_render, release, runs, {"SLINKY_PR_LIBRARY_PATH": "1"}
             )
             nodesets = release.read_text().count("kind: NodeSet")
             if kubectl and nodesets <= args.kustomize_max:
@@ -156,6 +165,12 @@ def ratios(results: dict[str, dict[str, dict[str, float]]], sizes: list[int]) ->
     b, c = (f"{n} NodeSets" for n in [*sizes, 0, 0][:2])
     rows = [
         ("(a) slinky-pr / kustomize", t(a, "slinky-pr"), t(a, "kustomize"), "<= 1.0, aim 0.5"),
+        (
+            "(a) library path / kustomize",
+            t(a, "slinky-pr, library path"),
+            t(a, "kustomize"),
+            "none: what the fast paths buy",
+        ),
         ("(b) slinky-pr / kustomize", t(b, "slinky-pr"), t(b, "kustomize"), "<= 0.25"),
         ("(b) slinky-pr / libyaml", t(b, "slinky-pr"), t(b, "libyaml load+dump"), "<= 1.5"),
         ("(b) slinky lint / slinky-pr", t(b, "slinky lint"), t(b, "slinky-pr"), "<= 2"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from postrender import switches
 from postrender.errors import Problem
 from postrender.model.profile_doc import MAX_PROFILE_DEPTH, MAX_PROFILE_NODES, Path
 from postrender.yaml import fast_reader as blockyaml
@@ -18,7 +19,7 @@ def read_profile(text: str, src: str) -> tuple[Any, dict[Path, int], list[Proble
     """The profile's data, the line of every value by path, and its duplicate keys: by the
     fast reader when the profile is in its case, else by PyYAML. A text this short cannot
     hold more values than PyYAML's reader allows (each takes two characters or more)."""
-    if len(text) < 2 * MAX_PROFILE_NODES:
+    if len(text) < 2 * MAX_PROFILE_NODES and not switches.LIBRARY_PATH:
         lines: dict[Path, int] = {}
         try:
             data = blockyaml.load(text, MAX_PROFILE_DEPTH, keys_as_written=True, lines=lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from postrender import switches
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 from postrender.yaml import fast_reader as blockyaml
 from postrender.yaml.fast_writer import Unusual, Writer
@@ -220,11 +221,13 @@ def _parse(chunk: str, first_line: int, alias_budget: int) -> tuple[Any, int]:
     """One document to objects, and how many nodes its aliases added: by the fast reader
     when the document is in its case (nearly always), else by PyYAML."""
     try:
-        return blockyaml.load(chunk, MAX_DEPTH), 0
+        if not switches.LIBRARY_PATH:
+            return blockyaml.load(chunk, MAX_DEPTH), 0
     except blockyaml.Declined:
-        from postrender.yaml import pyyaml as pyyaml_io
+        pass
+    from postrender.yaml import pyyaml as pyyaml_io
 
-        return pyyaml_io.parse(chunk, first_line, alias_budget, MAX_DEPTH, MAX_EXPANDED_NODES)
+    return pyyaml_io.parse(chunk, first_line, alias_budget, MAX_DEPTH, MAX_EXPANDED_NODES)
 
 
 def read_stream(text: str) -> Stream:
@@ -268,11 +271,13 @@ def dump(body: Any) -> str:
     """Serialize one object the way changed documents are written: PyYAML's output, from
     the fast writer when the object is in its case (postrender/yaml/fast_writer.py)."""
     try:
-        return WRITER.document(body)
+        if not switches.LIBRARY_PATH:
+            return WRITER.document(body)
     except Unusual:
-        from postrender.yaml import pyyaml as pyyaml_io
+        pass
+    from postrender.yaml import pyyaml as pyyaml_io
 
-        return pyyaml_io.dump(body)
+    return pyyaml_io.dump(body)
 
 
 def _end_marker(raw: str) -> str:
