@@ -17,14 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from postrender.slurm.assemble import assemble, operator_slurmd_conf
 from postrender.slurm.chroot import BUILD_SCRIPT, PACKAGES, Gpu, chroot_root, make_node_dir
-from postrender.slurm.harness import (
-    AssembleError,
-    SlurmCluster,
-    SlurmStartError,
-    assemble,
-    operator_slurmd_conf,
-)
+from postrender.slurm.cluster import SlurmCluster
+from postrender.slurm.errors import AssembleError, SlurmStartError
 from postrender.slurm.scontrol import parse_scontrol_oneliners
 from postrender.slurm.verify import bad_states
 
