@@ -19,7 +19,7 @@ slurm-chroot:
 	sh postrender/data/slurm-chroot.sh
 
 # The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator (README).
-e2e: $(VENV)/.test e2e-build
+e2e: $(VENV)/.test e2e-build slurm-chroot
 	$(BIN)/python -m pytest -m e2e tests/e2e
 
 # Go-built stack at the pins of tools/e2e/versions.env, cached outside the repository
