@@ -62,7 +62,10 @@ class AccountingDaemons(Daemons):
             timeout=max(60.0, self.startup_timeout),
         )
         if install.returncode != 0:
-            raise SlurmStartError("mariadb-install-db failed", install.stdout + install.stderr)
+            raise SlurmStartError(
+                f"mariadb-install-db failed (exit status {install.returncode})",
+                install.stdout + install.stderr,
+            )
         db = self._spawn(
             "mariadbd",
             [

@@ -47,6 +47,9 @@ class Daemons(SlurmClients):
         self.startup_timeout = startup_timeout
         self._procs: list[Proc] = []
         self._namespaces: set[str] = set()
+        # Open handles keep those namespaces alive while the run may kill by them: a freed
+        # namespace's inode can be reused by another run's process, which must not match.
+        self._namespace_fds: list[int] = []
 
     def _spawn(self, name: str, argv: list[str], view: View, log: Path) -> Proc:
         """Start a daemon in its own session, inside the chroot, output to a file."""
@@ -65,6 +68,7 @@ class Daemons(SlurmClients):
         self._procs.append(proc)
         # Popen returned, so the child entered its namespace and exec'd.
         with contextlib.suppress(OSError):
+            self._namespace_fds.append(os.open(f"/proc/{popen.pid}/ns/mnt", os.O_RDONLY))
             self._namespaces.add(os.readlink(f"/proc/{popen.pid}/ns/mnt"))
         return proc
 
@@ -135,3 +139,6 @@ class Daemons(SlurmClients):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.05)
         self._procs.clear()
+        for fd in self._namespace_fds:
+            os.close(fd)
+        self._namespace_fds.clear()

@@ -31,8 +31,6 @@ REBOUND: Mapping[str, str] = {
     "SlurmctldLogFile": "a pod volume: the run's work dir",
     "SlurmSchedLogFile": "a pod volume: the run's work dir",
     "SlurmdLogFile": "a pod volume: the run's work dir, one per node",
-    "SlurmctldPidFile": "not written: the default is in the shared chroot's /var/run",
-    "SlurmdPidFile": "not written: the default is in the shared chroot's /var/run",
     "AuthAltTypes": "auth/jwt is not built into Debian's slurmctld; dropped",
     "AuthAltParameters": "the JWT key Secret is not mounted; dropped",
     "CommunicationParameters": "extended: daemons on one host bind loopback only",
