@@ -28,6 +28,9 @@ Slurm specifics handled here:
 * repeated keys in ``--conf`` are not merged (the last wins), so the operator's merge
   of ``Features=`` must happen before slurmd sees the line.
 
+A release built from the operator's own slurm.conf and pod args (postrender.slurm.operator)
+runs them instead, with only the keys that bind them to the pods rebound.
+
 ``slinky slurm-check`` runs it for users (postrender.slurm.probes); the client commands
 live in postrender.slurm.clients.
 """
@@ -49,10 +52,7 @@ from postrender.slurm.chroot import Gpu
 from postrender.slurm.daemons import SBIN, Proc
 from postrender.slurm.errors import SlurmStartError, SlurmUnavailable
 from postrender.slurm.operator import REBOUND, bind_slurm_conf, slurmd_argv
-from postrender.slurm.processes import (
-    free_port,
-    signals_unwind,
-)
+from postrender.slurm.processes import free_port, signals_unwind
 from postrender.slurm.workdir import dbd_conf, general_settings, gpu_model, inside, write_os_files
 
 
@@ -88,7 +88,7 @@ class SlurmCluster(AccountingDaemons):
         self.gpu_models = dict(gpu_models or {})
         self.accounts = tuple(accounts)
         self.debug = debug
-        # One slurmd (node <key>-0) per NodeSet that has pods at all.
+        # One slurmd (its first pod's node) per NodeSet that has pods at all.
         skipped = set(unscheduled)
         self.running = tuple(n for n in release.nodesets if n.replicas > 0 and n.key not in skipped)
         # Host-side paths; the daemons see the work dir at MOUNT_POINT.
