@@ -18,9 +18,9 @@ test: $(VENV)/.test lint slurm-chroot
 slurm-chroot:
 	sh postrender/data/slurm-chroot.sh
 
-# The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator, the Argo CD
-# sidecar image (README).
-e2e: $(VENV)/.test e2e-build argocd-image
+# The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator, Slurm 26.05,
+# the Argo CD sidecar image (README).
+e2e: $(VENV)/.test e2e-build slurm-chroot argocd-image
 	$(BIN)/python -m pytest -m e2e tests/e2e
 
 # Go-built stack at the pins of tools/e2e/versions.env, cached outside the repository

@@ -26,7 +26,7 @@ def pytest_configure_slurm_marker(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def slurm_required() -> None:
     """Skip (or fail under CI) when this machine cannot run the Slurm harness."""
-    from postrender.slurm.harness import unavailable_reason
+    from postrender.slurm.chroot import unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:

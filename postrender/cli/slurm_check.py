@@ -9,7 +9,9 @@ import click
 
 from postrender.cli.options import guard, profile_options, render_options
 from postrender.errors import EXIT_INPUT
-from postrender.slurm.harness import SlurmUnavailable, Terminated, local_check, signals_unwind
+from postrender.slurm.errors import SlurmUnavailable
+from postrender.slurm.probes import local_check
+from postrender.slurm.processes import Terminated, signals_unwind
 
 
 @click.command("slurm-check", context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,12 +3,14 @@
 ``postrender/data/slurm-chroot.sh`` builds the chroot (debootstrap, Slurm 26.05, munge,
 MariaDB) into a cache keyed by ``slurm-chroot.packages``; :func:`chroot_root` finds it by
 the same key. Every daemon and client of a harness run enters it through :func:`entering`:
-a private mount and UTS namespace in which the run's work dir is bound at ``/slinky``, the
-run's ``hosts``, ``passwd`` and ``group`` over the chroot's, ``proc`` mounted and, for a
-node, its fake GPUs presented the way the NVIDIA driver presents them (``/proc/driver/
-nvidia/gpus/<bus>/information``, ``/dev/nvidia<minor>``, ``/sys/bus/pci/drivers/nvidia/
-<bus>/local_cpulist``). The mounts exist only in that process's namespace, so they are
-gone when its last process is, whatever ends it; the shared chroot is never written to.
+a private mount and UTS namespace in which the run's work dir is bound at ``/slinky`` (its
+config dir also at /etc/slurm), the run's ``hosts``, ``passwd`` and ``group`` over the
+chroot's, ``proc`` mounted and, for a node, its fake GPUs presented the way the NVIDIA
+driver presents them (``/proc/driver/nvidia/gpus/<bus>/information``, ``/dev/nvidia<minor>``,
+``/sys/bus/pci/drivers/nvidia/<bus>/local_cpulist``), and ``/run`` and ``/var/spool`` empty
+and private. The mounts exist only in that
+process's namespace, so they are gone when its last process is, whatever ends it; the
+shared chroot is never written to.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ BUILD_SCRIPT = DATA / "slurm-chroot.sh"
 MOUNT_POINT = "/slinky"
 #: Files of the chroot's /etc each run replaces with its own (they live in <workdir>/os).
 OVERLAID_ETC = ("hosts", "passwd", "group")
+#: Dirs of the chroot each process gets empty and private (a tmpfs of its own).
+PRIVATE_DIRS = ("/run", "/var/spool")
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWUTS = 0x04000000
@@ -158,10 +162,24 @@ def _enter(view: View) -> None:
         )
 
     bind(str(view.workdir), MOUNT_POINT)
+    # The run's config dir where a pod mounts its own: a configless slurmd (no slurm.conf
+    # yet) finds the auth/slurm key there.
+    bind(f"{view.workdir}/etc", "/etc/slurm")
     for name in OVERLAID_ETC:
         bind(f"{view.workdir}/os/{name}", f"/etc/{name}")
     flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     _check(libc.mount(b"proc", f"{root}/proc".encode(), b"proc", flags, None), "mount proc")
+    # What daemons write at their default paths (a configless slurmd's /run/slurm/conf,
+    # slurmctld's /run/slurmctld, spool dirs) stays in this view, as in its own pod.
+    for private in PRIVATE_DIRS:
+        _check(
+            libc.mount(b"tmpfs", f"{root}{private}".encode(), b"tmpfs", _MS_NOSUID, b"mode=0755"),
+            f"mount tmpfs on {private}",
+        )
+    # Except slurmctld's socket dir, shared by the run: auth/slurm clients get their
+    # tokens from its sack.socket (where a login pod would ask its sackd).
+    os.mkdir(f"{root}/run/slurmctld")
+    bind(f"{view.workdir}/run-slurmctld", "/run/slurmctld")
     bind("/sys", "/sys")
     if view.node_dir is not None:
         bind(f"{view.node_dir}/driver", "/proc/driver")

@@ -13,7 +13,7 @@ from ``scontrol show partition -o`` and ``scontrol show node -o``:
 The expectations come from the profile alone, never from slinky-pr's output, so the
 check is independent of the code that generated the configuration. ``slinky verify``
 reads a live cluster through ``kubectl exec`` into the slurmctld pod; the same
-:func:`compare` backs ``slinky slurm-check`` on a local Slurm (postrender.slurm.harness).
+:func:`compare` backs ``slinky slurm-check`` on a local Slurm (postrender.slurm.cluster).
 """
 
 from __future__ import annotations

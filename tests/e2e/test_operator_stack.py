@@ -1,9 +1,11 @@
 """What the real Slinky operator builds from a post-rendered release, read back from the API
-server: the Controller's slurm.conf ConfigMap and the NodeSet pods' slurmd arguments.
+server and run on Slurm 26.05: the Controller's slurm.conf ConfigMap, the gres.conf of the
+ConfigMap its configFileRefs names, and the NodeSet pods' slurmd arguments.
 
-Without a kubelet the chain stops there: the pods are created (and stay Pending), their
-slurmd never runs. These files and arguments are held equal to `postrender.slurm.harness`,
-which rebuilds them from the stream for the real-Slurm tests.
+Without a kubelet the pods are created and stay Pending; their slurmd runs here instead, in
+the real-Slurm harness (postrender.slurm.operator: only the keys that bind the files to the
+pods' environment are rebound). The same files are held equal to `postrender.slurm.assemble`,
+which rebuilds them from the stream for the other real-Slurm tests.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from e2e_stack import (
     helm_for,
     retry_webhook_cache_miss,
 )
+from operator_slurm import conf_keys_changed, run_and_probe
 
 from postrender.errors import EXIT_INPUT
-from postrender.slurm.harness import assemble, operator_slurmd_conf
+from postrender.slurm.assemble import assemble, operator_slurmd_conf
+from postrender.slurm.operator import REBOUND, pod_slurmds
 
 NAMESPACE = "operator"
 # Operator 1.0.1 confuses Controllers of one name in several namespaces (it sets owner
@@ -66,7 +70,7 @@ def test_operator_slurm_conf_has_the_partitions_and_gres(cluster: Cluster, strea
     # write its default one
     assert "gres.conf" not in data
 
-    # harness.assemble rebuilds the same NodeSet and partition lines (operator 1.0.1 writes
+    # assemble rebuilds the same NodeSet and partition lines (operator 1.0.1 writes
     # NodeSets in its cache's order, 1.1.0 sorts them: compared as a set) and the same
     # extraConf lines, in order
     sim = assemble(stream).slurm_conf_body().splitlines()
@@ -112,6 +116,42 @@ def test_operator_nodeset_pods_run_slurmd_with_the_merged_conf(
         assert conf == f"'{operator_slurmd_conf(spec.get('extraConf', ''), key)}'"
         if key in ("gpu", "static"):
             assert "Gres=gpu:" in conf and f"Features={key}" in conf
+
+
+@pytest.mark.slurm
+def test_the_operators_files_and_slurmd_args_run_on_slurm(
+    cluster: Cluster, stream: str, tmp_path: Path
+) -> None:
+    """The operator's slurm.conf, slinky-pr's gres.conf (through configFileRefs) and each
+    NodeSet's first pod's slurmd args, as the API server holds them, run on Slurm 26.05:
+    every node registers, ``srun --gres=gpu:8`` runs on every partition of the GPU
+    NodeSets and ``gpu:9`` is refused."""
+    conf = eventually(lambda: slurm_conf(cluster))["slurm.conf"]
+    refs = get(cluster, "controller", NAMESPACE, FULLNAME)["spec"]["configFileRefs"]
+    files: dict[str, str] = {}
+    for ref in refs:
+        files.update(get(cluster, "configmap", NAMESPACE, ref["name"])["data"])
+    assert set(files) == {"gres.conf"}
+    first_pods = {
+        f"{d['metadata']['name']}-0"
+        for d in yaml.safe_load_all(stream)
+        if isinstance(d, dict) and d["kind"] == "NodeSet"
+    }
+    eventually(lambda: first_pods <= slurmd_args(cluster).keys(), 120)
+    pods = pod_slurmds(get(cluster, "pods", NAMESPACE)["items"])
+    assert [p.hostname for p in pods] == ["cpu-0", "gpu-0", "static-0"]
+
+    written, results = run_and_probe(conf, files, pods, tmp_path)
+    assert conf_keys_changed(conf, written) == set(REBOUND)
+    ran = {
+        (part, gres)
+        for part, gres, code, said in results
+        if code == 0 and said == "0,1,2,3,4,5,6,7"
+    }
+    refused = {(part, gres) for part, gres, code, said in results if code != 0}
+    gpu_partitions = {"gpu", "all", "gpu-partition", "debug", "static", "static-gpu-partition"}
+    assert ran == {(part, "gpu:8") for part in gpu_partitions}
+    assert refused == {(part, "gpu:9") for part in gpu_partitions}
 
 
 def test_verify_reaches_the_api_server_and_stops_where_a_pod_is_needed(

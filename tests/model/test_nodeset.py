@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from postrender.model.nodeset import nodeset_hostname, nodeset_key
-from postrender.slurm.harness import assemble
+from postrender.slurm.assemble import assemble
 from postrender.yaml.stream import read_stream
 
 RELEASE_13 = (

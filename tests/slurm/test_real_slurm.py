@@ -8,6 +8,7 @@ cases start their own, short-lived ones.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -17,14 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from postrender.slurm.assemble import assemble, operator_slurmd_conf
 from postrender.slurm.chroot import BUILD_SCRIPT, PACKAGES, Gpu, chroot_root, make_node_dir
-from postrender.slurm.harness import (
-    AssembleError,
-    SlurmCluster,
-    SlurmStartError,
-    assemble,
-    operator_slurmd_conf,
-)
+from postrender.slurm.cluster import SlurmCluster
+from postrender.slurm.errors import AssembleError, SlurmStartError
 from postrender.slurm.scontrol import parse_scontrol_oneliners
 from postrender.slurm.verify import bad_states
 
@@ -336,3 +333,28 @@ def test_nothing_is_left_after_a_cluster_stops(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert not [pid for pid in steps if Path(f"/proc/{pid}").exists()]
     assert str(running.root) not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.mark.slurm
+def test_a_new_namespace_after_a_daemon_exits_is_not_the_runs(tmp_path: Path) -> None:
+    # A run finds its processes by mount namespace; the kernel hands a freed namespace's
+    # number to the next new one, so another run's process could take it and be killed
+    # by this run's stop. The run holds its namespaces open until it has stopped.
+    release = assemble(_stream("gpu-cpu.yaml"))
+    with SlurmCluster(release, tmp_path) as running:
+        daemons = {
+            Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0]: p for p in running.processes()
+        }
+        munged = daemons[b"/usr/sbin/munged"]
+        namespace = os.readlink(f"/proc/{munged}/ns/mnt")
+        os.kill(munged, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{munged}/ns").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with subprocess.Popen(["unshare", "--mount", "sleep", "30"]) as other:
+            try:
+                time.sleep(0.2)
+                assert os.readlink(f"/proc/{other.pid}/ns/mnt") != namespace
+                assert other.pid not in running.processes()
+            finally:
+                other.kill()

@@ -20,7 +20,9 @@ from postrender.cli.slinky import slinky_main
 from postrender.errors import SlinkyError
 from postrender.model.profiles import Profile, parse_profile
 from postrender.pipeline import post_render
-from postrender.slurm.harness import Account, SlurmCluster, assemble
+from postrender.slurm.accounting import Account
+from postrender.slurm.assemble import assemble
+from postrender.slurm.cluster import SlurmCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "testdata" / "examples"

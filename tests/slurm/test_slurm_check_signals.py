@@ -95,7 +95,8 @@ def test_a_signal_mid_run_stops_every_daemon_and_removes_the_work_dir(
 HOLD = """
 import sys, time
 from pathlib import Path
-from postrender.slurm.harness import SlurmCluster, assemble
+from postrender.slurm.assemble import assemble
+from postrender.slurm.cluster import SlurmCluster
 release = assemble(Path(sys.argv[1]).read_text())
 with SlurmCluster(release, sys.argv[2]) as cluster:
     cluster.submit("gpu-partition", command="sleep 300")

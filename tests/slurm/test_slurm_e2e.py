@@ -1,7 +1,7 @@
 """slinky-pr's real output, run by real Slurm 26.05 daemons (the sid chroot) on loopback.
 
 Each scenario post-renders a release with a profile (no hand-written stream), builds
-slurm.conf/gres.conf as the Slinky operator would (postrender.slurm.harness.assemble), starts
+slurm.conf/gres.conf as the Slinky operator would (postrender.slurm.assemble), starts
 one cluster for the whole scenario and asserts from scontrol/sinfo and from jobs:
 
 - karpenter: the upstream chart 1.3 release with the example catalogue: the Karpenter
@@ -33,7 +33,10 @@ from postrender.cli.slinky import slinky_main
 from postrender.errors import SlinkyError
 from postrender.model.profiles import Profile, load_profile, parse_profile
 from postrender.pipeline import post_render
-from postrender.slurm.harness import SlurmCluster, SlurmStartError, assemble, carried_partitions
+from postrender.slurm.assemble import assemble
+from postrender.slurm.cluster import SlurmCluster
+from postrender.slurm.errors import SlurmStartError
+from postrender.slurm.probes import carried_partitions
 from postrender.slurm.scontrol import parse_scontrol_oneliners
 from postrender.slurm.verify import bad_states, compare
 

@@ -25,8 +25,9 @@ from postrender.errors import SlinkyError
 from postrender.model.catalogue import all_types, slurm_gpu_type
 from postrender.model.profiles import Profile, parse_profile
 from postrender.pipeline import post_render
+from postrender.slurm.assemble import assemble
 from postrender.slurm.chroot import DATA as PACKAGE_DATA
-from postrender.slurm.harness import SlurmCluster, assemble
+from postrender.slurm.cluster import SlurmCluster
 from postrender.slurm.verify import bad_states
 
 ROOT = Path(__file__).resolve().parents[2]

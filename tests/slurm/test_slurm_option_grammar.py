@@ -20,7 +20,8 @@ from postrender.errors import SlinkyError
 from postrender.model.profiles import parse_profile
 from postrender.model.slurmconf import render_option
 from postrender.pipeline import post_render
-from postrender.slurm.harness import assemble, slurmctld_refusal
+from postrender.slurm.assemble import assemble
+from postrender.slurm.probes import slurmctld_refusal
 
 ROOT = Path(__file__).resolve().parents[2]
 # The upstream chart's release without its partition annotations: the profile below

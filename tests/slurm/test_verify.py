@@ -1,7 +1,7 @@
 """`slinky verify` against a real slurmctld: the harness's, reached through --scontrol.
 
 The release is slinky-pr's output for the upstream chart and the example catalogue,
-running on Slurm 26.05 (postrender.slurm.harness). No Slurm output is mocked: every
+running on Slurm 26.05 (postrender.slurm.cluster). No Slurm output is mocked: every
 comparison reads scontrol from live daemons; mismatches come from profiles that differ
 from the release, or from changing the live cluster (draining a node).
 """
@@ -21,7 +21,8 @@ from click.testing import CliRunner, Result
 from postrender.cli.slinky import slinky_main
 from postrender.model.profiles import parse_profile
 from postrender.pipeline import post_render
-from postrender.slurm.harness import SlurmCluster, assemble
+from postrender.slurm.assemble import assemble
+from postrender.slurm.cluster import SlurmCluster
 from postrender.slurm.live_cluster import fullname, kubectl_scontrol
 from postrender.slurm.verify import bad_states
 
