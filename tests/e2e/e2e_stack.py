@@ -42,6 +42,8 @@ clusters:
         gres: gpu:eight
 """
 SLINKY = "slinky.slurm.net"
+#: The operator and chart under test ($SLINKY_E2E_OPERATOR, tools/e2e/versions.env).
+OPERATOR = devcluster.operator_version()
 
 
 def need_binaries(*names: str) -> None:
@@ -52,14 +54,14 @@ def need_binaries(*names: str) -> None:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.Cluster]:
-    need_binaries("etcd", "kube-apiserver", "kubectl", "slurm-operator", "slurm-operator-webhook")
+    need_binaries("etcd", "kube-apiserver", "kubectl", *devcluster.operator_binaries(OPERATOR))
     with devcluster.running(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The upstream `slurm` chart of the pinned operator module, copied from the module
+    """The upstream `slurm` chart of the operator module under test, copied from the module
     cache with the DCGM stand-in helpers (testdata/e2e/vendor-dcgm-stand-in.tpl says why)."""
     dest = tmp_path_factory.mktemp("chart") / "slurm"
     # copyfile: the module cache is read-only, the copy need not be
