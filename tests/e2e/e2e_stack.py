@@ -46,6 +46,12 @@ SLINKY = "slinky.slurm.net"
 OPERATOR = devcluster.operator_version()
 
 
+def operator_at_least(version: str) -> bool:
+    """Whether the operator (and chart) under test is ``version`` ("1.1") or newer."""
+    have = tuple(int(part) for part in OPERATOR.lstrip("v").split(".")[:2])
+    return have >= tuple(int(part) for part in version.split("."))
+
+
 def need_binaries(*names: str) -> None:
     absent = [n for n in names if not os.access(devcluster.BIN / n, os.X_OK)]
     if absent:

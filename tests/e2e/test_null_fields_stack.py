@@ -34,10 +34,13 @@ def nodeset(cluster: Cluster, chart: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def refused(cluster: Cluster, doc: Any) -> str | None:
+    """The server's refusal of ``doc``: a server-side apply (client-side apply would
+    drop the nulls, as Helm's create does not), dry run."""
     try:
         cluster.kubectl(
-            "apply", "--dry-run=server", "-n", NAMESPACE, "-f", "-", stdin=json.dumps(doc)
-        )
+            "apply", "--server-side", "--dry-run=server", "-n", NAMESPACE, "-f", "-",
+            stdin=json.dumps(doc),
+        )  # fmt: skip
     except ClusterError as err:
         return str(err)
     return None

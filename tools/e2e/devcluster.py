@@ -11,6 +11,7 @@ admitted and the operator reconciles them, pods stay Pending.
 
     python3 tools/e2e/devcluster.py up [--dir DIR]     # prints DIR/kubeconfig
     python3 tools/e2e/devcluster.py down [--dir DIR]
+    python3 tools/e2e/devcluster.py versions           # the operator pins, one a line
 """
 
 from __future__ import annotations
@@ -448,7 +449,7 @@ def on_signals(exception: type[BaseException] = SystemExit) -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devcluster", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "versions"])
     parser.add_argument("--dir", type=Path, default=CACHE / "cluster", help="state directory")
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
@@ -457,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "up":
                 cluster = up(directory)
                 print(cluster.kubeconfig)
+            elif args.command == "versions":
+                print("\n".join(operator_versions()))
             else:
                 down(directory)
     except ClusterError as err:
