@@ -387,6 +387,8 @@ def start(cluster: Cluster) -> None:
     (certs / "tls.key").write_bytes((pki / "webhook.key").read_bytes())
     env = {"KUBECONFIG": str(cluster.kubeconfig), "TMPDIR": str(d / "tmp")}
     with socket.socket() as probe:
+        # as Go's listeners do: connections of a previous run in TIME_WAIT do not count
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("", WEBHOOK_PORT))
         except OSError as err:
