@@ -19,9 +19,13 @@ slurm-chroot:
 	sh postrender/data/slurm-chroot.sh
 
 # The end-to-end suite (tests/e2e): real Helm CLIs, kube-apiserver, operator, Slurm 26.05,
-# the Argo CD sidecar image (README).
+# the Argo CD sidecar image (README). Once per operator pin (tools/e2e/versions.env), each
+# with that operator's chart.
 e2e: $(VENV)/.test e2e-build slurm-chroot argocd-image
-	$(BIN)/python -m pytest -m e2e tests/e2e
+	rc=0; for v in $$($(BIN)/python tools/e2e/devcluster.py versions); do \
+	  echo "== e2e with slurm-operator $$v"; \
+	  SLINKY_E2E_OPERATOR=$$v $(BIN)/python -m pytest -m e2e tests/e2e || rc=1; \
+	done; exit $$rc
 
 # Go-built stack at the pins of tools/e2e/versions.env, cached outside the repository
 # (seconds when nothing changed). cluster-up prints a kubeconfig; cluster-down stops it.

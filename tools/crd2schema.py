@@ -14,7 +14,8 @@ The conversion follows kubeconform's ``openapi2jsonschema``: each served version
 onto plain JSON Schema:
 
 * ``nullable: true`` adds ``null`` to the allowed types (the chart renders empty lists such
-  as ``configFileRefs:`` as ``null``, which the API server accepts);
+  as ``configFileRefs:`` as ``null``, which the API server accepts); so does a ``default``
+  (the API server defaults a null field; chart 1.1 renders NodeSet ``scalingMode: null``);
 * ``x-kubernetes-int-or-string: true`` becomes ``type: [integer, string]``;
 * ``x-kubernetes-preserve-unknown-fields: true`` leaves the object open;
 * any other object that declares ``properties`` gets ``additionalProperties: false``, so a
@@ -200,7 +201,9 @@ def convert_schema(node: dict[str, Any]) -> dict[str, Any]:
     if "properties" in out and "additionalProperties" not in out and not preserve_unknown:
         out["additionalProperties"] = False
 
-    if node.get("nullable") is True:
+    # The API server replaces a null by the declared default before validating (a null
+    # without a default is refused): chart 1.1 renders `scalingMode: null` and the like.
+    if node.get("nullable") is True or "default" in node:
         _add_null(out)
     return out
 

@@ -42,6 +42,14 @@ clusters:
         gres: gpu:eight
 """
 SLINKY = "slinky.slurm.net"
+#: The operator and chart under test ($SLINKY_E2E_OPERATOR, tools/e2e/versions.env).
+OPERATOR = devcluster.operator_version()
+
+
+def operator_at_least(version: str) -> bool:
+    """Whether the operator (and chart) under test is ``version`` ("1.1") or newer."""
+    have = tuple(int(part) for part in OPERATOR.lstrip("v").split(".")[:2])
+    return have >= tuple(int(part) for part in version.split("."))
 
 
 def need_binaries(*names: str) -> None:
@@ -52,19 +60,19 @@ def need_binaries(*names: str) -> None:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.Cluster]:
-    need_binaries("etcd", "kube-apiserver", "kubectl", "slurm-operator", "slurm-operator-webhook")
+    need_binaries("etcd", "kube-apiserver", "kubectl", *devcluster.operator_binaries(OPERATOR))
     with devcluster.running(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The upstream `slurm` chart of the pinned operator module."""
+    """The upstream `slurm` chart of the operator module under test."""
     return upstream_chart(tmp_path_factory.mktemp("chart") / "slurm")
 
 
 def upstream_chart(dest: Path, version: str | None = None) -> Path:
-    """The `slurm` chart of the pinned (or the given) operator module, copied from the
+    """The `slurm` chart of the operator module under test (or the given version), copied from the
     module cache with the DCGM stand-in helpers (testdata/e2e/vendor-dcgm-stand-in.tpl says
     why)."""
     # copyfile: the module cache is read-only, the copy need not be

@@ -1,16 +1,16 @@
 """tools/e2e/build.sh with nothing changed rebuilds nothing, quickly (docs/e2e.md), and the
-binaries are the ones the suite's conventions name."""
+binaries are the ones the suite's conventions name, one manager and webhook per operator pin."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 
-from e2e_stack import ROOT, need_binaries
+from e2e_stack import ROOT, devcluster, need_binaries
 
 NAMES = [
-    "helm4", "helm3", "etcd", "kube-apiserver", "kubectl", "slurm-operator",
-    "slurm-operator-webhook", "umoci", "crane",
+    "helm4", "helm3", "etcd", "kube-apiserver", "kubectl", "umoci", "crane",
+    *(name for v in devcluster.operator_versions() for name in devcluster.operator_binaries(v)),
 ]  # fmt: skip
 
 

@@ -9,18 +9,19 @@ loopback); PIDs are shared, so `down` runs from outside it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import devcluster
-from e2e_stack import need_binaries
+from e2e_stack import OPERATOR, need_binaries
 from needs import missing
 
 
 def test_up_prints_a_working_kubeconfig_and_down_stops_everything(tmp_path: Path) -> None:
-    need_binaries("etcd", "kube-apiserver", "kubectl", "slurm-operator", "slurm-operator-webhook")
+    need_binaries("etcd", "kube-apiserver", "kubectl", *devcluster.operator_binaries(OPERATOR))
     if not (shutil.which("unshare") and shutil.which("ip")):
         missing("unshare or ip (util-linux, iproute2) not found", "the devcluster CLI test")
     script = Path(devcluster.__file__)
@@ -64,3 +65,18 @@ def test_up_prints_a_working_kubeconfig_and_down_stops_everything(tmp_path: Path
     assert down.returncode == 0, down.stderr
     assert all(devcluster.start_time(p["pid"]) != p["start"] for p in state["procs"])
     assert json.loads((tmp_path / "state.json").read_text())["procs"] == []
+
+
+def test_versions_lists_the_operator_pins_and_up_refuses_another(tmp_path: Path) -> None:
+    script = Path(devcluster.__file__)
+    listed = subprocess.run(
+        [sys.executable, script, "versions"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert listed == devcluster.operator_versions() and "v1.1.0" in listed
+    env = {**os.environ, "SLINKY_E2E_OPERATOR": "v9.9.9"}
+    done = subprocess.run(
+        [sys.executable, script, "up", "--dir", tmp_path],
+        capture_output=True, text=True, check=False, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"SLINKY_E2E_OPERATOR=v9.9.9: not one of {', '.join(listed)}" in done.stderr

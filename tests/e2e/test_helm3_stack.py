@@ -27,6 +27,7 @@ from e2e_stack import (
     helm_for,
     install,
     nodeset,
+    operator_at_least,
     refused_upgrade,
     upgrade_and_roll_back,
 )
@@ -84,6 +85,11 @@ def test_rollback_to_the_first_revision_fails_without_slinky_pr_too(
     helm3(*plain, "--set", "nodesets.gpu.enabled=false")  # no GRES: nothing needs slinky-pr
     helm3(*plain, "--set", "nodesets.gpu.enabled=false")
     rolled = helm3("rollback", RELEASE, "1", "-n", ns, check=False)
+    if operator_at_least("1.1"):
+        # chart 1.1.0 renders its Secrets in every revision (reusing the data `lookup`
+        # finds), so the rollback to revision 1 works
+        assert rolled.returncode == 0, rolled.stderr
+        return
     assert rolled.returncode != 0
     assert f'no Secret with the name "{FULLNAME}-auth-' in rolled.stderr
 

@@ -176,6 +176,16 @@ def test_null_is_rejected_where_not_nullable(nodeset: dict[str, Any]) -> None:
     assert _paths(validate_document(nodeset)) == ["spec.extraConf"]
 
 
+def test_null_takes_the_declared_default() -> None:
+    # Chart 1.1.0 with nodesets that do not set these keys renders them null; the API server
+    # puts the CRD's default in their place (tests/e2e/test_null_fields_stack.py).
+    for rendered in ("slurm-1.1.2_gpu-cpu.yaml", "slurm-1.3.0-rc1_gpu-cpu.yaml"):
+        doc = _rendered(rendered, "NodeSet")
+        for key in ("scalingMode", "ordinalPadding", "workloadDisruptionProtection"):
+            doc["spec"][key] = None
+        assert validate_document(doc) == []
+
+
 def test_preserve_unknown_fields_accepts_arbitrary_keys(nodeset: dict[str, Any]) -> None:
     # The pod template and slurmd container are schemaless in the CRD: anything passes here
     # (other checks in slinky-pr have to catch bad tolerations and selectors).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the end-to-end stack from Go modules at pinned versions (README "End-to-end"):
-# helm4, helm3, kube-apiserver, kubectl, etcd, slurm-operator, slurm-operator-webhook, umoci,
-# crane, into ${SLINKY_E2E_CACHE:-$HOME/.cache/slinky-pr/e2e}/bin. Each binary has a stamp holding its
+# helm4, helm3, kube-apiserver, kubectl, etcd, slurm-operator, slurm-operator-webhook (the
+# default operator pin) and slurm-operator-VERSION, slurm-operator-webhook-VERSION (each of
+# SLURM_OPERATOR_REPLACED_VERSIONS), umoci, crane, into
+# ${SLINKY_E2E_CACHE:-$HOME/.cache/slinky-pr/e2e}/bin. Each binary has a stamp holding its
 # pin; a binary whose stamp matches is not rebuilt, so a rebuild with nothing changed takes
 # seconds. Usage: tools/e2e/build.sh [name...]   (default: all)
 set -euo pipefail
@@ -41,14 +43,39 @@ install_as() {
   rmdir "$tmp"
 }
 
-# The operator is built inside its own module (from the module cache, read-only; its
+module_dir() {
+  go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
+}
+
+# The default operator is built inside its own module (from the module cache, read-only; its
 # go.sum pins every dependency): `go install ...@version` would also ask the proxy for
 # the module's version list, which the proxy refuses for this module (403).
 # umoci is built the same way: its go.mod has a replace directive, which `go install` refuses.
 module_build() {
   local name="$1" module="$2" pkg="$3" dir
-  dir="$(go mod download -json "$module" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  dir="$(module_dir "$module")"
   (cd "$dir" && go build -ldflags "-s -w" -o "$BIN/$name" "$pkg")
+}
+
+# The other operator pins need a slurm-client the proxy refuses (versions.env): a writable
+# copy of the operator module with slurm-client replaced, made once (.ready marks it done).
+replaced_operator_module() {
+  local version="$1" dir="$SRC/slurm-operator-$1-client-$SLURM_CLIENT_REPLACEMENT"
+  if [[ -f "$dir/.ready" ]]; then echo "$dir"; return; fi
+  rm -rf "$dir" && mkdir -p "$SRC"
+  cp -r "$(module_dir "$SLURM_OPERATOR_MODULE@$version")" "$dir"
+  chmod -R u+w "$dir"
+  (cd "$dir" && go mod edit \
+    -replace "github.com/SlinkyProject/slurm-client=github.com/SlinkyProject/slurm-client@$SLURM_CLIENT_REPLACEMENT" \
+    && GOFLAGS="$GOFLAGS -mod=mod" go list -deps ./cmd/manager ./cmd/webhook >/dev/null)
+  touch "$dir/.ready"
+  echo "$dir"
+}
+
+replaced_operator_build() {
+  local version="$1" name="$2" pkg="$3" dir
+  dir="$(replaced_operator_module "$version")"
+  (cd "$dir" && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "-s -w" -o "$BIN/$name" "$pkg")
 }
 
 # Kubernetes replaces its staging modules with ./staging paths, which `go install @version`
@@ -148,4 +175,15 @@ if want crane; then
   build crane "github.com/google/go-containerregistry@$CRANE_VERSION" install_as crane \
     "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION" "-s -w"
 fi
+for version in ${SLURM_OPERATOR_REPLACED_VERSIONS//,/ }; do
+  pin="$SLURM_OPERATOR_MODULE@$version slurm-client=>$SLURM_CLIENT_REPLACEMENT"
+  if want "slurm-operator-$version"; then
+    build "slurm-operator-$version" "$pin" \
+      replaced_operator_build "$version" "slurm-operator-$version" ./cmd/manager
+  fi
+  if want "slurm-operator-webhook-$version"; then
+    build "slurm-operator-webhook-$version" "$pin" \
+      replaced_operator_build "$version" "slurm-operator-webhook-$version" ./cmd/webhook
+  fi
+done
 echo "e2e build: done in $((SECONDS - t_all)) s"

@@ -1,16 +1,17 @@
 """A throwaway Kubernetes control plane on loopback for the end-to-end suite (README).
 
 ``up`` starts etcd, kube-apiserver, the Slinky operator's webhook server and its manager
-(binaries from tools/e2e/build.sh), installs the Slinky CRDs (from the operator's Go module,
-the version pinned in versions.env) and the Karpenter v1 CRDs (testdata/upstream/crds),
-registers the operator's webhook configurations (its config/webhook/manifests.yaml) against
-the local webhook server with a throwaway CA, and prints the kubeconfig path. ``down``
-stops every process it started, by PID. There is no kubelet, scheduler or
-controller-manager: objects are admitted and the operator reconciles them, pods stay
-Pending.
+(binaries from tools/e2e/build.sh; $SLINKY_E2E_OPERATOR picks one of the operator pins of
+versions.env, default the first), installs the Slinky CRDs (from that operator's Go
+module) and the Karpenter v1 CRDs (testdata/upstream/crds), registers the operator's
+webhook configurations (its config/webhook/manifests.yaml) against the local webhook
+server with a throwaway CA, and prints the kubeconfig path. ``down`` stops every process
+it started, by PID. There is no kubelet, scheduler or controller-manager: objects are
+admitted and the operator reconciles them, pods stay Pending.
 
     python3 tools/e2e/devcluster.py up [--dir DIR]     # prints DIR/kubeconfig
     python3 tools/e2e/devcluster.py down [--dir DIR]
+    python3 tools/e2e/devcluster.py versions           # the operator pins, one a line
 """
 
 from __future__ import annotations
@@ -70,12 +71,35 @@ def pins() -> dict[str, str]:
     return out
 
 
+def operator_versions() -> list[str]:
+    """Every operator pin of versions.env, the default first."""
+    p = pins()
+    extra = [v for v in p.get("SLURM_OPERATOR_REPLACED_VERSIONS", "").split(",") if v]
+    return [p["SLURM_OPERATOR_VERSION"], *extra]
+
+
+def operator_version() -> str:
+    """The operator (and chart) under test: $SLINKY_E2E_OPERATOR, else the default pin."""
+    versions = operator_versions()
+    version = os.environ.get("SLINKY_E2E_OPERATOR") or versions[0]
+    if version not in versions:
+        raise ClusterError(f"SLINKY_E2E_OPERATOR={version}: not one of {', '.join(versions)}")
+    return version
+
+
+def operator_binaries(version: str) -> tuple[str, str]:
+    """The manager's and webhook server's names in BIN (tools/e2e/build.sh)."""
+    if version == operator_versions()[0]:
+        return "slurm-operator", "slurm-operator-webhook"
+    return f"slurm-operator-{version}", f"slurm-operator-webhook-{version}"
+
+
 def operator_module(version: str | None = None) -> Path:
-    """The pinned (or the given) slurm-operator module's directory in the Go module cache
+    """The slurm-operator module under test (or the given version), in the Go module cache
     (downloaded from the module proxy if absent): its helm/slurm chart, CRDs and webhook
     manifests."""
     p = pins()
-    version = version or p["SLURM_OPERATOR_VERSION"]
+    version = version or operator_version()
     done = subprocess.run(
         ["go", "mod", "download", "-json", f"{p['SLURM_OPERATOR_MODULE']}@{version}"],
         capture_output=True,
@@ -310,8 +334,9 @@ def up(directory: Path) -> Cluster:
 def start(cluster: Cluster) -> None:
     d, ports = cluster.dir, cluster.ports
     module = operator_module()
-    binaries = {n: binary(n) for n in ("etcd", "kube-apiserver", "kubectl", "slurm-operator",
-                                        "slurm-operator-webhook")}  # fmt: skip
+    manager, webhook = operator_binaries(operator_version())
+    binaries = {n: binary(n) for n in ("etcd", "kube-apiserver", "kubectl")}
+    binaries.update({"slurm-operator": binary(manager), "slurm-operator-webhook": binary(webhook)})
     make_pki(d / "pki")
     pki = d / "pki"
     (pki / "tokens.csv").write_text(f"{TOKEN},admin,admin,system:masters\n")
@@ -363,6 +388,8 @@ def start(cluster: Cluster) -> None:
     (certs / "tls.key").write_bytes((pki / "webhook.key").read_bytes())
     env = {"KUBECONFIG": str(cluster.kubeconfig), "TMPDIR": str(d / "tmp")}
     with socket.socket() as probe:
+        # as Go's listeners do: connections of a previous run in TIME_WAIT do not count
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("", WEBHOOK_PORT))
         except OSError as err:
@@ -425,7 +452,7 @@ def on_signals(exception: type[BaseException] = SystemExit) -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devcluster", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "versions"])
     parser.add_argument("--dir", type=Path, default=CACHE / "cluster", help="state directory")
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
@@ -434,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "up":
                 cluster = up(directory)
                 print(cluster.kubeconfig)
+            elif args.command == "versions":
+                print("\n".join(operator_versions()))
             else:
                 down(directory)
     except ClusterError as err:
