@@ -16,8 +16,9 @@ import yaml
 from argocd_app import ARGOCD
 from e2e_stack import devcluster, need_binaries, upstream_chart
 
-# The first chart with slurmKey/jwtKey.create and secretRef (the e2e pin is 1.0.1).
+# The first chart with slurmKey/jwtKey.create and secretRef, and the last without them.
 SECRET_REF_CHART = "v1.1.0"
+OLD_REF_CHART = "v1.0.1"
 README = (ARGOCD / "README.md").read_text()
 SECTION = README.split("## Keep the auth Secrets stable", 1)[1].split("\n## ", 1)[0]
 
@@ -67,17 +68,22 @@ def test_chart_defaults_generate_new_keys_on_every_render(chart_1_1: Path, tmp_p
     assert all(first[name] != second[name] for name in first)
 
 
-def test_chart_1_0_renders_new_secrets_whatever_the_refs(chart: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def chart_1_0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return upstream_chart(tmp_path_factory.mktemp("chart") / "slurm", OLD_REF_CHART)
+
+
+def test_chart_1_0_renders_new_secrets_whatever_the_refs(chart_1_0: Path, tmp_path: Path) -> None:
     """1.0.x's slurmKeyRef/jwtHs256KeyRef point the Controller at other Secrets, but the
     chart still renders its own, with new keys every time."""
     refs = {
         "slurmKeyRef": {"name": "slurm-auth-slurm", "key": "slurm.key"},
         "jwtHs256KeyRef": {"name": "slurm-auth-jwt", "key": "jwt.key"},
     }
-    stream = render(chart, refs, tmp_path)
+    stream = render(chart_1_0, refs, tmp_path)
     (controller,) = [d for d in yaml.safe_load_all(stream) if d and d["kind"] == "Controller"]
     assert {k: controller["spec"][k] for k in refs} == refs
-    first, second = secrets(stream), secrets(render(chart, refs, tmp_path))
+    first, second = secrets(stream), secrets(render(chart_1_0, refs, tmp_path))
     assert (
         first.keys() == second.keys() == {"slinky-slurm-auth-slurm", "slinky-slurm-auth-jwths256"}
     )
