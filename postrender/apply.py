@@ -57,17 +57,18 @@ def apply_patch(obj: Any, ops: list[dict[str, Any]]) -> Any:
 
 
 def apply(stream: Stream, plan: Plan) -> None:
-    """Write every change of the plan into the stream, in order: an input document it
-    touches is marked changed (re-serialized on output), an added one joins ``stream.added``."""
+    """Make the planned documents the stream's: an input document with changes takes its
+    planned body and is marked changed (re-serialized on output), the added ones join
+    ``stream.added`` in the order they were planned. The planned bodies are the plan's
+    operations already applied; ``tests/test_apply.py`` replays the operations on every
+    golden case and gets the same documents (so do the Kustomize export's tests)."""
     inputs = len(stream.documents)
-    for change in plan.changes:
-        if change.document < inputs:
-            doc = stream.documents[change.document]
-            doc.changed = True
-        else:
-            doc = plan.added[change.document - inputs]
-            if not change.path:  # the document itself
-                doc.body = copy_data(change.value)
-                stream.added.append(doc)
-                continue
-        apply_operation(doc.body, change.op, change.path, change.value)
+    touched = {change.document for change in plan.changes if change.document < inputs}
+    for index in sorted(touched):
+        doc = stream.documents[index]
+        doc.body = plan.view(doc)
+        doc.changed = True
+    for doc in plan.added:
+        doc.body = plan.view(doc)
+        stream.added.append(doc)
+    plan.finish()

@@ -61,7 +61,6 @@ def plan(stream: Stream, profile: Profile) -> tuple[Release, Plan, list[str]]:
     ctx = Context(release, Plan(stream), notes=list(release.notes))
     for transform in pipeline():
         transform(ctx)
-    ctx.plan.finish()
     if ctx.problems:
         raise SlinkyError(ctx.problems, EXIT_PLAN, "the profile cannot be applied to this release")
     return release, ctx.plan, ctx.notes

@@ -95,8 +95,7 @@ class Plan:
         self.owned: dict[int, Any] = {}
 
     def finish(self) -> None:
-        """Planning is over: drop the planned view (copies of every edited path) so that
-        the apply, validate and write stages do not carry it; the changes stay."""
+        """The planned bodies are applied: drop the view's bookkeeping; the changes stay."""
         self.views.clear()
         self.owned.clear()
 

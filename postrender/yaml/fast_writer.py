@@ -124,7 +124,7 @@ class Writer:
         lines.extend(pad + part if part else "" for part in parts)
 
     def _enter(self, collection: dict[Any, Any] | list[Any]) -> None:
-        """PyYAML writes an object reached twice (a YAML alias) as an anchor and aliases."""
+        """An object reached twice is PyYAML's to write (in full: postrender/yaml/pyyaml.py)."""
         key = id(collection)
         if key in self._seen:
             raise Unusual

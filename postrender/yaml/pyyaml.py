@@ -79,6 +79,10 @@ _Loader.add_constructor(_MERGE, lambda _, node: node.value)
 class _Dumper(yaml.CSafeDumper):
     """Write like Helm and kyaml do: literal blocks, double quotes, empty nulls."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # No anchors: a value the plan put at two places is written twice, as Helm would.
+        return True
+
 
 _STR = "tag:yaml.org,2002:str"
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
