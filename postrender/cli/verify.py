@@ -54,7 +54,11 @@ from postrender.slurm.verify_config import check_config
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option(
-    "--timeout", type=float, default=60.0, show_default=True, help="Seconds per scontrol call."
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds per kubectl or scontrol call.",
 )
 def verify_command(
     config: str | None,

@@ -20,6 +20,10 @@ from postrender.validate.kubernetes import DNS_SUBDOMAIN
 _GROUP = "slinky.slurm.net"
 _CONFIG = "cannot read the operator's configuration"
 _SLURM = "cannot read the Slurm state"
+_HINTS = {
+    _CONFIG: "check --namespace and --release (the Controller is named after the release)",
+    _SLURM: "check --namespace/--release/--pod, or give the command with --scontrol",
+}
 
 
 def fullname(release: str) -> str:
@@ -83,7 +87,7 @@ def _read_error(argv: Sequence[str], why: str, what: str) -> SlinkyError:
         [
             Problem(
                 f"{shlex.join(argv)}: {why}",
-                hint="check --namespace/--release/--pod, or give the command with --scontrol",
+                hint=_HINTS[what],
             )
         ],
         EXIT_INPUT,
@@ -101,9 +105,12 @@ def kubectl_get(kubectl: Sequence[str], namespace: str, what: Sequence[str], tim
     if done.returncode != 0:
         raise _read_error(argv, done.stderr.strip() or f"exit status {done.returncode}", _CONFIG)
     try:
-        return json.loads(done.stdout)
+        found = json.loads(done.stdout)
     except ValueError as exc:
         raise _read_error(argv, f"not JSON: {exc}", _CONFIG) from None
+    if not isinstance(found, dict):
+        raise _read_error(argv, "not a Kubernetes object", _CONFIG)
+    return found
 
 
 def read_operator_config(
@@ -122,16 +129,25 @@ def read_operator_config(
     files = {k: str(v) for k, v in data.items() if k != "slurm.conf"}
     controller = kubectl_get(kubectl, namespace, [f"controllers.{_GROUP}", name], timeout)
     for ref in (controller.get("spec") or {}).get("configFileRefs") or []:
-        ref_data = kubectl_get(kubectl, namespace, ["configmap", str(ref.get("name"))], timeout)
+        ref_name = str(ref.get("name"))
+        if not DNS_SUBDOMAIN.fullmatch(ref_name):
+            # kubectl would read a name like --server=... as a flag
+            raise _read_error(
+                [*kubectl, "get", "-n", namespace, f"controllers.{_GROUP}", name],
+                f"configFileRefs names {ref_name!r}, not a Kubernetes name",
+                _CONFIG,
+            )
+        ref_data = kubectl_get(kubectl, namespace, ["configmap", ref_name], timeout)
         files.update({k: str(v) for k, v in (ref_data.get("data") or {}).items()})
     nodesets = {
         item["metadata"]["name"]
-        for item in kubectl_get(kubectl, namespace, [f"nodesets.{_GROUP}"], timeout)["items"]
+        for item in kubectl_get(kubectl, namespace, [f"nodesets.{_GROUP}"], timeout).get("items")
+        or []
         if ((item.get("spec") or {}).get("controllerRef") or {}).get("name") == name
     }
     pods = [
         pod
-        for pod in kubectl_get(kubectl, namespace, ["pods"], timeout)["items"]
+        for pod in kubectl_get(kubectl, namespace, ["pods"], timeout).get("items") or []
         if any(
             ref.get("kind") == "NodeSet" and ref.get("name") in nodesets
             for ref in (pod.get("metadata") or {}).get("ownerReferences") or []

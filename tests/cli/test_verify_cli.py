@@ -90,3 +90,15 @@ def test_names_are_checked_before_kubectl_runs(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_USAGE
     assert "is not a Kubernetes name" in result.stderr
     assert not record.exists()
+
+
+def test_a_config_file_ref_that_is_not_a_name_is_not_passed_to_kubectl(tmp_path: Path) -> None:
+    objects = recorded_objects("ml-slurm")
+    objects["controllers.slinky.slurm.net ml-slurm"]["spec"]["configFileRefs"] = [
+        {"name": "--server=https://x"}
+    ]
+    kubectl, record = kubectl_standin(tmp_path, objects)
+    result = verify(tmp_path, "--kubectl", kubectl)
+    assert result.exit_code == EXIT_INPUT and result.stdout == ""
+    assert "configFileRefs names '--server=https://x', not a Kubernetes name" in result.stderr
+    assert not any("--server=https://x" in argv for argv in calls(record))
