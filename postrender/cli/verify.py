@@ -123,6 +123,8 @@ def verify_command(
         report.stopped = exc.problems[0].message
         emit(report, fmt)
     report = compare(profile, found_partitions, found_nodes, only)
+    if check_objects:  # the first step already reported the names the profile lacks
+        report.findings = [f for f in report.findings if f.kind != "unknown-partition"]
     report.findings[:0] = findings
     report.notes[:0] = notes
     emit(report, fmt)

@@ -79,7 +79,14 @@ def check_config(
     for name in names:
         partition = profile.partitions.get(name)
         if partition is None:
-            continue  # the scontrol step reports a name the profile lacks
+            findings.append(
+                Finding(
+                    "unknown-partition",
+                    f"profile cluster {profile.cluster} has no partition {name}",
+                    partition=name,
+                )
+            )
+            continue
         line = lines_of.get(name)
         if line is None:
             have = ", ".join(n for n in lines_of if n != "DEFAULT") or "none"

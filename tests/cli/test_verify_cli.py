@@ -102,3 +102,13 @@ def test_a_config_file_ref_that_is_not_a_name_is_not_passed_to_kubectl(tmp_path:
     assert result.exit_code == EXIT_INPUT and result.stdout == ""
     assert "configFileRefs names '--server=https://x', not a Kubernetes name" in result.stderr
     assert not any("--server=https://x" in argv for argv in calls(record))
+
+
+def test_an_unknown_partition_is_reported_once(tmp_path: Path) -> None:
+    kubectl, _ = kubectl_standin(tmp_path, recorded_objects("ml-slurm"))
+    answers = shlex.join([sys.executable, "-c", "print('PartitionName=debug Nodes=gpu-0')"])
+    args = ["--kubectl", kubectl, "--scontrol", answers, "--partition", "nope"]
+    result = verify(tmp_path, *args, "--format", "json")
+    assert result.exit_code == EXIT_FINDINGS, result.output
+    kinds = [f["kind"] for f in json.loads(result.stdout)["findings"]]
+    assert kinds == ["unknown-partition"]

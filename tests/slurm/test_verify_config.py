@@ -172,3 +172,13 @@ def test_slurmd_conf_of_a_pod(args: list[str], expected: tuple[str, str | None])
     pod = {"spec": {"hostname": "n-0", "containers": [{"name": "slurmd", "args": args}]}}
     assert slurmd_conf(pod) == expected
     assert slurmd_conf({"spec": {"containers": [{"name": "logfile"}]}}) is None
+
+
+def test_a_partition_the_profile_lacks() -> None:
+    found, _ = check_config(profile(), objects(), ["gpu-partition", "gpu-partiton"])
+    assert [(f.kind, f.format()) for f in found] == [
+        (
+            "unknown-partition",
+            "partition gpu-partiton: profile cluster slinky-cluster has no partition gpu-partiton",
+        )
+    ]
