@@ -203,7 +203,12 @@ def test_verify_checks_the_operators_objects_and_stops_where_a_pod_is_needed(
     eventually(lambda: slurm_conf(cluster))
     if not operator_at_least("1.1"):
         # 1.0.x makes the NodeSet pods (Pending): wait for them so their --conf is checked
-        eventually(lambda: {"cpu-0", "gpu-0", "static-0"} <= slurmd_args(cluster).keys(), 120)
+        first_pods = {
+            f"{d['metadata']['name']}-0"
+            for d in yaml.safe_load_all(stream)
+            if isinstance(d, dict) and d["kind"] == "NodeSet"
+        }
+        eventually(lambda: first_pods <= slurmd_args(cluster).keys(), 120)
     done = run_verify(cluster, PROFILES, "--format", "json")
     assert done.returncode == EXIT_INPUT, done.stderr
     report = json.loads(done.stdout)
