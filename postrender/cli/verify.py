@@ -97,6 +97,12 @@ def verify_command(
         profile = load_profile_option(config, cluster)
         if profile is None:
             raise click.UsageError("no profile: pass --config FILE or set SLINKY_PR_CONFIG")
+        # Every name is checked before kubectl first runs.
+        if scontrol:
+            argv = shlex.split(scontrol)
+        else:
+            target = pod or f"{name}-controller-0"
+            argv = kubectl_scontrol(kubectl, ns, target, container, context)
         findings: list[Finding] = []
         notes: list[str] = []
         if check_objects:
@@ -105,11 +111,6 @@ def verify_command(
             findings, notes = check_config(profile, objects, only)
         else:
             notes = ["the operator's objects were not checked (--scontrol without --kubectl)"]
-        if scontrol:
-            argv = shlex.split(scontrol)
-        else:
-            target = pod or f"{name}-controller-0"
-            argv = kubectl_scontrol(kubectl, ns, target, container, context)
     except SlinkyError as exc:
         click.echo(exc.format(), err=True)
         sys.exit(exc.exit_code)
