@@ -74,7 +74,7 @@ def verify_command(
     timeout: float,
 ) -> None:
     """Compare the operator's objects and a running Slurm with the profiles; exit 1 on any
-    mismatch, 3 when Slurm cannot be read and nothing differs.
+    mismatch, 3 when the objects or Slurm cannot be read and nothing differs.
 
     First, with kubectl get (no pod needed): the slurm.conf the operator wrote into the
     ConfigMap <fullname>-config, the ConfigMaps the Controller's configFileRefs name
