@@ -1,17 +1,29 @@
-"""Reading a live cluster's Slurm state for ``slinky verify``: ``kubectl exec`` into the
-slurmctld pod, ``scontrol show partition|node -o``."""
+"""Reading a live cluster for ``slinky verify``: the operator's objects through ``kubectl
+get``, then the Slurm state through ``kubectl exec`` into the slurmctld pod, ``scontrol show
+partition|node -o``."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from postrender.errors import EXIT_INPUT, Problem, SlinkyError
 from postrender.slurm.scontrol import parse_scontrol_oneliners
+from postrender.slurm.verify_config import OperatorConfig
 from postrender.validate.kubernetes import DNS_SUBDOMAIN
+
+_GROUP = "slinky.slurm.net"
+_CONFIG = "cannot read the operator's configuration"
+_SLURM = "cannot read the Slurm state"
+_HINTS = {
+    _CONFIG: "check --namespace and --release (the Controller is named after the release)",
+    _SLURM: "check --namespace/--release/--pod, or give the command with --scontrol",
+}
 
 
 def fullname(release: str) -> str:
@@ -19,22 +31,26 @@ def fullname(release: str) -> str:
     return release if "slurm" in release else f"{release}-slurm"
 
 
-def kubectl_scontrol(
-    kubectl: str, namespace: str, pod: str, container: str, context: str | None = None
-) -> list[str]:
-    """``kubectl exec`` into the slurmctld container, up to and including ``scontrol``.
+def kubectl_argv(kubectl: str, context: str | None, **names: str) -> list[str]:
+    """The kubectl command with its --context, once ``names`` (option: value) are checked.
 
     The names must be Kubernetes names: ``--pod=--server=https://x`` would otherwise be
     read by kubectl as a flag. The context is any text, always read as --context's value."""
-    for option, value in (("--namespace", namespace), ("--pod", pod), ("--container", container)):
+    for option, value in names.items():
         if not DNS_SUBDOMAIN.fullmatch(value):
             raise click.BadParameter(
                 f"{value!r} is not a Kubernetes name (lowercase letters, digits, '-', '.')",
-                param_hint=option,
+                param_hint=f"--{option}",
             )
     argv = shlex.split(kubectl)
-    if context:
-        argv += ["--context", context]
+    return [*argv, "--context", context] if context else argv
+
+
+def kubectl_scontrol(
+    kubectl: str, namespace: str, pod: str, container: str, context: str | None = None
+) -> list[str]:
+    """``kubectl exec`` into the slurmctld container, up to and including ``scontrol``."""
+    argv = kubectl_argv(kubectl, context, namespace=namespace, pod=pod, container=container)
     return [*argv, "exec", "-n", namespace, pod, "-c", container, "--", "scontrol"]
 
 
@@ -51,14 +67,14 @@ def read_slurm(
                 argv, capture_output=True, text=True, timeout=timeout, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise _read_error(argv, str(exc)) from None
+            raise _read_error(argv, str(exc), _SLURM) from None
         text = done.stdout + done.stderr
         # A cluster without nodes answers "No nodes in the system" (exit 0 or 1 by version).
         if entity == "node" and "No nodes in the system" in text:
             outputs.append("")
             continue
         if done.returncode != 0:
-            raise _read_error(argv, done.stderr.strip() or f"exit status {done.returncode}")
+            raise _read_error(argv, done.stderr.strip() or f"exit status {done.returncode}", _SLURM)
         outputs.append(done.stdout)
     return (
         parse_scontrol_oneliners(outputs[0], "PartitionName"),
@@ -66,14 +82,76 @@ def read_slurm(
     )
 
 
-def _read_error(argv: Sequence[str], why: str) -> SlinkyError:
+def _read_error(argv: Sequence[str], why: str, what: str) -> SlinkyError:
     return SlinkyError(
         [
             Problem(
                 f"{shlex.join(argv)}: {why}",
-                hint="check --namespace/--release/--pod, or give the command with --scontrol",
+                hint=_HINTS[what],
             )
         ],
         EXIT_INPUT,
-        "cannot read the Slurm state",
+        what,
     )
+
+
+def kubectl_get(kubectl: Sequence[str], namespace: str, what: Sequence[str], timeout: float) -> Any:
+    """``kubectl get -n NAMESPACE WHAT -o json``, parsed."""
+    argv = [*kubectl, "get", "-n", namespace, *what, "-o", "json"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise _read_error(argv, str(exc), _CONFIG) from None
+    if done.returncode != 0:
+        raise _read_error(argv, done.stderr.strip() or f"exit status {done.returncode}", _CONFIG)
+    try:
+        found = json.loads(done.stdout)
+    except ValueError as exc:
+        raise _read_error(argv, f"not JSON: {exc}", _CONFIG) from None
+    if not isinstance(found, dict):
+        raise _read_error(argv, "not a Kubernetes object", _CONFIG)
+    return found
+
+
+def read_operator_config(
+    kubectl: Sequence[str], namespace: str, name: str, timeout: float = 60.0
+) -> OperatorConfig:
+    """What the operator built for the Controller ``name`` (the release's fullname):
+    its slurm.conf ConfigMap, the ConfigMaps its configFileRefs name, its NodeSets' pods."""
+    configmap = f"{name}-config"
+    data = kubectl_get(kubectl, namespace, ["configmap", configmap], timeout).get("data") or {}
+    if "slurm.conf" not in data:
+        raise _read_error(
+            [*kubectl, "get", "-n", namespace, "configmap", configmap],
+            "no slurm.conf in its data",
+            _CONFIG,
+        )
+    files = {k: str(v) for k, v in data.items() if k != "slurm.conf"}
+    controller = kubectl_get(kubectl, namespace, [f"controllers.{_GROUP}", name], timeout)
+    for ref in (controller.get("spec") or {}).get("configFileRefs") or []:
+        ref_name = str(ref.get("name"))
+        if not DNS_SUBDOMAIN.fullmatch(ref_name):
+            # kubectl would read a name like --server=... as a flag
+            raise _read_error(
+                [*kubectl, "get", "-n", namespace, f"controllers.{_GROUP}", name],
+                f"configFileRefs names {ref_name!r}, not a Kubernetes name",
+                _CONFIG,
+            )
+        ref_data = kubectl_get(kubectl, namespace, ["configmap", ref_name], timeout)
+        files.update({k: str(v) for k, v in (ref_data.get("data") or {}).items()})
+    nodesets = {
+        item["metadata"]["name"]
+        for item in kubectl_get(kubectl, namespace, [f"nodesets.{_GROUP}"], timeout).get("items")
+        or []
+        if ((item.get("spec") or {}).get("controllerRef") or {}).get("name") == name
+    }
+    pods = [
+        pod
+        for pod in kubectl_get(kubectl, namespace, ["pods"], timeout).get("items") or []
+        if any(
+            ref.get("kind") == "NodeSet" and ref.get("name") in nodesets
+            for ref in (pod.get("metadata") or {}).get("ownerReferences") or []
+        )
+    ]
+    source = f"ConfigMap {namespace}/{configmap}"
+    return OperatorConfig(source, str(data["slurm.conf"]), files, pods)

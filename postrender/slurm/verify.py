@@ -12,7 +12,8 @@ from ``scontrol show partition -o`` and ``scontrol show node -o``:
 
 The expectations come from the profile alone, never from slinky-pr's output, so the
 check is independent of the code that generated the configuration. ``slinky verify``
-reads a live cluster through ``kubectl exec`` into the slurmctld pod; the same
+first checks the objects the operator built (postrender.slurm.verify_config), then reads
+Slurm through ``kubectl exec`` into the slurmctld pod; the same
 :func:`compare` backs ``slinky slurm-check`` on a local Slurm (postrender.slurm.cluster).
 """
 
@@ -23,11 +24,11 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from postrender.errors import EXIT_FINDINGS, Problem
+from postrender.errors import EXIT_FINDINGS, EXIT_INPUT, Problem
 from postrender.model.profiles import Partition, Profile
 from postrender.model.slurmconf import render_option
 from postrender.slurm.scontrol import gres_count, node_gres, option_matches, option_value
@@ -93,10 +94,12 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     jobs: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Where the check stopped before scontrol answered: the command and why.
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.findings and self.stopped is None
 
     def to_json(self) -> str:
         """Machine-readable report (``--format json``)."""
@@ -112,6 +115,8 @@ class Report:
             data["jobs"] = self.jobs
         if self.notes:
             data["notes"] = self.notes
+        if self.stopped is not None:
+            data["stopped"] = self.stopped
         return json.dumps(data, indent=2) + "\n"
 
     def to_text(self) -> str:
@@ -130,12 +135,14 @@ class Report:
             # Comparisons are mismatches; a daemon that would not start is a problem.
             label = "PROBLEM" if finding.kind in _PROBLEM_KINDS else "MISMATCH"
             lines.append(f"{label} {finding.format()}")
+        if self.stopped is not None:
+            lines.append(f"STOPPED {self.stopped}")
         if self.ok:
             lines.append(
                 f"OK: {len(self.checked)} partition(s) of profile cluster {self.cluster} "
                 "match Slurm"
             )
-        else:
+        elif self.findings:
             lines.append(f"{len(self.findings)} problem(s)")
         parts.append("\n".join(lines) + "\n")
         return "\n".join(parts)
@@ -304,7 +311,8 @@ def _check_node(
         )
 
 
-def emit(report: Report, fmt: str) -> None:
-    """Print the report and exit 1 when anything differs (shared by verify and slurm-check)."""
+def emit(report: Report, fmt: str) -> NoReturn:
+    """Print the report; exit 1 when anything differs, else 3 when a step stopped before
+    Slurm answered (shared by verify and slurm-check)."""
     click.echo(report.to_json() if fmt == "json" else report.to_text(), nl=False)
-    sys.exit(EXIT_FINDINGS if not report.ok else 0)
+    sys.exit(EXIT_FINDINGS if report.findings else EXIT_INPUT if report.stopped else 0)

@@ -10,6 +10,7 @@ which rebuilds them from the stream for the other real-Slurm tests.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from e2e_stack import (
 )
 from operator_slurm import conf_keys_changed, run_and_probe
 
-from postrender.errors import EXIT_INPUT
+from postrender.errors import EXIT_FINDINGS, EXIT_INPUT
 from postrender.slurm.assemble import assemble, operator_slurmd_conf
 from postrender.slurm.operator import REBOUND, PodSlurmd, pod_slurmds
 
@@ -181,21 +182,58 @@ def test_the_operators_files_and_slurmd_args_run_on_slurm(
     assert refused == {(part, "gpu:9") for part in gpu_partitions}
 
 
-def test_verify_reaches_the_api_server_and_stops_where_a_pod_is_needed(
-    cluster: Cluster, stream: str
-) -> None:
-    """`slinky verify` against this API server: kubectl finds the release's namespace and
-    the Controller's StatefulSet, but no controller-manager makes its pod, so the exec
-    into slurmctld is refused; verify says so and which command, without a traceback."""
-    assert get(cluster, "statefulset", NAMESPACE, f"{FULLNAME}-controller")
+def run_verify(cluster: Cluster, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     kubectl = f"{devcluster.binary('kubectl')} --kubeconfig {cluster.kubeconfig}"
-    done = subprocess.run(
-        [VENV_BIN / "slinky", "verify", "--config", PROFILES, "-n", NAMESPACE,
-         "--release", RELEASE, "--kubectl", kubectl],
+    return subprocess.run(
+        [VENV_BIN / "slinky", "verify", "--config", profile, "-n", NAMESPACE,
+         "--release", RELEASE, "--kubectl", kubectl, *args],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
+
+
+def test_verify_checks_the_operators_objects_and_stops_where_a_pod_is_needed(
+    cluster: Cluster, stream: str, tmp_path: Path
+) -> None:
+    """`slinky verify` against this API server: its first step reads what the operator built
+    (the slurm.conf ConfigMap, gres.conf through configFileRefs, the NodeSet pods' slurmd
+    --conf) and finds every partition of the release as the profile asks; then no
+    controller-manager makes the slurmctld pod, so the exec is refused: verify keeps the
+    first step's report, says which command stopped it and why, without a traceback."""
+    assert get(cluster, "statefulset", NAMESPACE, f"{FULLNAME}-controller")
+    eventually(lambda: slurm_conf(cluster))
+    if not operator_at_least("1.1"):
+        # 1.0.x makes the NodeSet pods (Pending): wait for them so their --conf is checked
+        first_pods = {
+            f"{d['metadata']['name']}-0"
+            for d in yaml.safe_load_all(stream)
+            if isinstance(d, dict) and d["kind"] == "NodeSet"
+        }
+        eventually(lambda: first_pods <= slurmd_args(cluster).keys(), 120)
+    done = run_verify(cluster, PROFILES, "--format", "json")
     assert done.returncode == EXIT_INPUT, done.stderr
-    assert done.stdout == ""
-    assert f"exec -n {NAMESPACE} {FULLNAME}-controller-0 -c slurmctld -- scontrol" in done.stderr
-    assert f'pods "{FULLNAME}-controller-0" not found' in done.stderr
+    report = json.loads(done.stdout)
+    assert report["findings"] == []
+    assert report["checked"] == ["static-gpu-partition", "gpu-partition", "debug", "cpu-partition"]
+    exec_argv = f"exec -n {NAMESPACE} {FULLNAME}-controller-0 -c slurmctld -- scontrol"
+    refused = f'pods "{FULLNAME}-controller-0" not found'
+    assert exec_argv in report["stopped"] and refused in report["stopped"]
+    assert exec_argv in done.stderr and refused in done.stderr
+    assert "cannot read the Slurm state" in done.stderr
     assert "Traceback" not in done.stderr
+    if operator_at_least("1.1"):
+        # no pods here (see above): each NodeSet's slurmd --conf is noted as not checked
+        assert all("has no pods yet" in note for note in report["notes"])
+        assert len(report["notes"]) == 4, report["notes"]  # one per partition
+    else:
+        assert "notes" not in report
+
+    # A profile asking another MaxTime is a finding of the first step; the stop stays.
+    wants = tmp_path / "profiles.yaml"
+    wants.write_text(PROFILES.read_text().replace("MaxTime: 2-00:00:00", "MaxTime: 3-00:00:00"))
+    done = run_verify(cluster, wants)
+    assert done.returncode == EXIT_FINDINGS, done.stderr
+    assert (
+        f"MISMATCH partition gpu-partition: slurm.conf (ConfigMap {NAMESPACE}/{FULLNAME}-config):"
+        " MaxTime is 2-00:00:00, the profile wants 3-00:00:00\n" in done.stdout
+    )
+    assert f"STOPPED {devcluster.binary('kubectl')}" in done.stdout and refused in done.stdout

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from kubectl_standin import calls, kubectl_standin, recorded_objects
 
 from postrender.cli.slinky import slinky_main
 from postrender.model.profiles import parse_profile
@@ -158,48 +159,33 @@ def test_drained_node_with_its_reason(cluster: SlurmCluster, tmp_path: Path) -> 
 
 @pytest.mark.slurm
 def test_kubectl_exec_into_the_slurmctld_pod(cluster: SlurmCluster, tmp_path: Path) -> None:
-    """The default command, run by a stand-in kubectl that execs the local scontrol."""
-    record = tmp_path / "kubectl-argv.json"
-    shim = tmp_path / "kubectl.py"
-    shim.write_text(
-        "import json, os, sys\n"
-        f"json.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n"
-        "rest = sys.argv[sys.argv.index('--') + 2:]\n"
-        f"os.execv({cluster.client_command()[0]!r}, {cluster.client_command()!r} + rest)\n"
+    """The default commands, run by a stand-in kubectl (tests/kubectl_standin.py) that
+    answers `get` with the operator's recorded objects and execs the local scontrol."""
+    kubectl, record = kubectl_standin(
+        tmp_path, recorded_objects("ml-slurm"), cluster.client_command()
     )
     path = tmp_path / "profiles.yaml"
     path.write_text(profile_text())
     result = CliRunner().invoke(
         slinky_main,
-        [
-            "verify",
-            "-c",
-            str(path),
-            "--release",
-            "ml",
-            "--kubectl",
-            f"{sys.executable} {shim}",
-            *IN_RELEASE,
-        ],
+        ["verify", "-c", str(path), "--release", "ml", "--kubectl", kubectl, *IN_RELEASE],
         env={"HELM_NAMESPACE": "hpc", "HELM_KUBECONTEXT": "prod"},
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(record.read_text()) == [
-        "--context",
-        "prod",
-        "exec",
-        "-n",
-        "hpc",
-        "ml-slurm-controller-0",
-        "-c",
-        "slurmctld",
-        "--",
-        "scontrol",
-        "--all",
-        "show",
-        "node",
-        "-o",
-    ]
+    head = ["--context", "prod"]
+    # first the operator's objects, then scontrol in the slurmctld pod
+    assert calls(record) == [
+        [*head, "get", "-n", "hpc", "configmap", "ml-slurm-config", "-o", "json"],
+        [*head, "get", "-n", "hpc", "controllers.slinky.slurm.net", "ml-slurm", "-o", "json"],
+        [*head, "get", "-n", "hpc", "configmap", "ml-slurm-gres", "-o", "json"],
+        [*head, "get", "-n", "hpc", "nodesets.slinky.slurm.net", "-o", "json"],
+        [*head, "get", "-n", "hpc", "pods", "-o", "json"],
+        *(
+            [*head, "exec", "-n", "hpc", "ml-slurm-controller-0", "-c", "slurmctld", "--",
+             "scontrol", "--all", "show", entity, "-o"]
+            for entity in ("partition", "node")
+        ),
+    ]  # fmt: skip
 
 
 # ----- a Karpenter pool that never scaled up ------------------------------------------
