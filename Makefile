@@ -22,9 +22,10 @@ slurm-chroot:
 # the Argo CD sidecar image (README). Once per operator pin (tools/e2e/versions.env), each
 # with that operator's chart.
 e2e: $(VENV)/.test e2e-build slurm-chroot argocd-image
-	rc=0; for v in $$($(BIN)/python tools/e2e/devcluster.py versions); do \
-	  echo "== e2e with slurm-operator $$v"; \
-	  SLINKY_E2E_OPERATOR=$$v $(BIN)/python -m pytest -m e2e tests/e2e || rc=1; \
+	rc=0; marker=e2e; for v in $$($(BIN)/python tools/e2e/devcluster.py versions); do \
+	  echo "== e2e with slurm-operator $$v ($$marker)"; \
+	  SLINKY_E2E_OPERATOR=$$v $(BIN)/python -m pytest -m "$$marker" tests/e2e || rc=1; \
+	  marker="e2e and operator"; \
 	done; exit $$rc
 
 # Go-built stack at the pins of tools/e2e/versions.env, cached outside the repository
