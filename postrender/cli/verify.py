@@ -99,7 +99,10 @@ def verify_command(
             raise click.UsageError("no profile: pass --config FILE or set SLINKY_PR_CONFIG")
         # Every name is checked before kubectl first runs.
         if scontrol:
-            argv = shlex.split(scontrol)
+            try:
+                argv = shlex.split(scontrol)
+            except ValueError as exc:
+                raise click.BadParameter(f"{scontrol!r}: {exc}", param_hint="--scontrol") from None
         else:
             target = pod or f"{name}-controller-0"
             argv = kubectl_scontrol(kubectl, ns, target, container, context)

@@ -42,7 +42,10 @@ def kubectl_argv(kubectl: str, context: str | None, **names: str) -> list[str]:
                 f"{value!r} is not a Kubernetes name (lowercase letters, digits, '-', '.')",
                 param_hint=f"--{option}",
             )
-    argv = shlex.split(kubectl)
+    try:
+        argv = shlex.split(kubectl)
+    except ValueError as exc:
+        raise click.BadParameter(f"{kubectl!r}: {exc}", param_hint="--kubectl") from None
     return [*argv, "--context", context] if context else argv
 
 
@@ -140,18 +143,32 @@ def read_operator_config(
         ref_data = kubectl_get(kubectl, namespace, ["configmap", ref_name], timeout)
         files.update({k: str(v) for k, v in (ref_data.get("data") or {}).items()})
     nodesets = {
-        item["metadata"]["name"]
-        for item in kubectl_get(kubectl, namespace, [f"nodesets.{_GROUP}"], timeout).get("items")
-        or []
-        if ((item.get("spec") or {}).get("controllerRef") or {}).get("name") == name
+        _field(item, "metadata", "name")
+        for item in _items(kubectl_get(kubectl, namespace, [f"nodesets.{_GROUP}"], timeout))
+        if _field(item, "spec", "controllerRef", "name") == name
     }
     pods = [
         pod
-        for pod in kubectl_get(kubectl, namespace, ["pods"], timeout).get("items") or []
+        for pod in _items(kubectl_get(kubectl, namespace, ["pods"], timeout))
         if any(
-            ref.get("kind") == "NodeSet" and ref.get("name") in nodesets
-            for ref in (pod.get("metadata") or {}).get("ownerReferences") or []
+            isinstance(ref, dict) and ref.get("kind") == "NodeSet" and ref.get("name") in nodesets
+            for ref in _field(pod, "metadata", "ownerReferences") or []
         )
     ]
     source = f"ConfigMap {namespace}/{configmap}"
     return OperatorConfig(source, str(data["slurm.conf"]), files, pods)
+
+
+def _items(listing: Any) -> list[dict[str, Any]]:
+    """The objects of a ``kubectl get -o json`` list; whatever is not an object is skipped."""
+    items = listing.get("items") if isinstance(listing, dict) else None
+    return (
+        [item for item in items or [] if isinstance(item, dict)] if isinstance(items, list) else []
+    )
+
+
+def _field(obj: Any, *path: str) -> Any:
+    """The value at ``path``, or None where a step is missing or not an object."""
+    for step in path:
+        obj = obj.get(step) if isinstance(obj, dict) else None
+    return obj

@@ -48,7 +48,10 @@ def slurmd_conf(pod: Mapping[str, Any]) -> tuple[str, str | None] | None:
             continue
         hostname = str(spec.get("hostname") or (pod.get("metadata") or {}).get("name") or "")
         # The container's shell unquotes the arguments: the operator writes --conf '<line>'.
-        words = shlex.split(" ".join(str(a) for a in container.get("args") or ()))
+        try:
+            words = shlex.split(" ".join(str(a) for a in container.get("args") or ()))
+        except ValueError:  # unbalanced quotes: the container's shell refuses them too
+            return hostname, None
         at = words.index("--conf") + 1 if "--conf" in words else len(words)
         return hostname, words[at] if at < len(words) else None
     return None

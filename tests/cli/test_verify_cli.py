@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from kubectl_standin import calls, kubectl_standin, recorded_objects
+from kubectl_standin import GROUP, calls, kubectl_standin, recorded_objects
 
 from postrender.cli.slinky import slinky_main
 from postrender.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_USAGE
@@ -112,3 +112,21 @@ def test_an_unknown_partition_is_reported_once(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_FINDINGS, result.output
     kinds = [f["kind"] for f in json.loads(result.stdout)["findings"]]
     assert kinds == ["unknown-partition"]
+
+
+def test_a_command_that_does_not_split_is_a_usage_error(tmp_path: Path) -> None:
+    for option in ("--kubectl", "--scontrol"):
+        result = verify(tmp_path, option, "kubectl 'x")
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert f"Invalid value for {option}" in result.output
+        assert "No closing quotation" in result.output and "Traceback" not in result.output
+
+
+def test_odd_objects_from_kubectl_are_skipped_not_a_traceback(tmp_path: Path) -> None:
+    objects = recorded_objects("ml-slurm")
+    objects[f"nodesets.{GROUP}"]["items"] += [{"spec": {"controllerRef": {"name": "ml-slurm"}}}, 7]
+    objects["pods"]["items"].append({"metadata": {"ownerReferences": ["x", None]}})
+    kubectl, _ = kubectl_standin(tmp_path, objects)
+    result = verify(tmp_path, "--kubectl", kubectl)
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert result.stdout.startswith("STOPPED ") and isinstance(result.exception, SystemExit)

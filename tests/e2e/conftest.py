@@ -1,8 +1,8 @@
 """The end-to-end suite (``make e2e``): real Helm CLIs, a kube-apiserver, the Slinky operator.
 
 Every test under tests/e2e/ carries the ``e2e`` marker, and those that use the control
-plane or the chart of the operator under test the ``operator`` marker too. ``make test`` deselects it (the
-quick suite needs no Go toolchain); ``make e2e`` selects only it.
+plane or the chart of the operator under test the ``operator`` marker too. ``make test``
+deselects ``e2e`` (the quick suite needs no Go toolchain); ``make e2e`` selects only it.
 """
 
 from __future__ import annotations

@@ -166,6 +166,7 @@ def test_only_the_partitions_asked_for() -> None:
     [
         (["-Z", "--conf", "'Features=a Gres=gpu:2'"], ("n-0", "Features=a Gres=gpu:2")),
         (["-Z", "--conf-server", "c:6817"], ("n-0", None)),
+        (["-Z", "--conf", "'Features=a"], ("n-0", None)),  # a shell refuses it too
     ],
 )
 def test_slurmd_conf_of_a_pod(args: list[str], expected: tuple[str, str | None]) -> None:
