@@ -1,9 +1,10 @@
-"""Apply: the plan's JSON Patch operations written into the documents.
+"""Apply: the planned documents become the stream's.
 
 The one place where the stream's documents change. Transforms only plan
-(:mod:`postrender.plan`); the post-renderer applies the plan here, then validates and
-writes what it applied; the Kustomize export replays the same operations with
-:func:`apply_patch` to prove its patch set gives the same objects.
+(:mod:`postrender.plan`), which records JSON Patch operations and keeps each document as
+planned; :func:`apply` installs the planned documents, then the post-renderer validates and
+writes them. :func:`apply_patch` replays recorded operations: the Kustomize export's patches
+and the test that holds the installed documents equal to the replayed ones use it.
 """
 
 from __future__ import annotations

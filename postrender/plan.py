@@ -153,7 +153,8 @@ class Plan:
         if key in parent and parent[key] == value:
             return
         op = "replace" if key in parent else "add"
-        parent[key] = value
+        # The view's own copy: the caller's object may be set elsewhere or change later.
+        parent[key] = copy_data(value)
         self._record(doc, op, parts, value, why)
 
     def set_for_each(
@@ -169,7 +170,7 @@ class Plan:
         if key in parent and parent[key] == value:
             return
         op = "replace" if key in parent else "add"
-        parent[key] = value
+        parent[key] = copy_data(value)
         for why in whys:
             self._record(doc, op, parts, value, why)
             op = "replace"
@@ -188,7 +189,7 @@ class Plan:
             return
         if id(current) not in self.owned:
             current = parent[key] = self._own(current)
-        current.append(value)
+        current.append(copy_data(value))
         self._record(doc, "add", [*parts, "-"], value, why)
 
     def add_document(self, doc: Document, why: Why, before: Document | None = None) -> None:

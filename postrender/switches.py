@@ -4,11 +4,12 @@ schema check and cel-python every CEL rule. The output must not change (the diff
 tests hold the fast paths to these libraries); use it to rule the fast paths in or out when
 something looks wrong, and to see what they buy (``bench/bench.py`` runs both).
 
-Read once per process, at call time through this module, so tests can set it.
+Read from the environment once, when the module is imported; callers look it up through
+this module at each use, so tests can set it.
 """
 
 from __future__ import annotations
 
 import os
 
-LIBRARY_PATH = os.environ.get("SLINKY_PR_LIBRARY_PATH", "") not in ("", "0")
+LIBRARY_PATH = os.environ.get("SLINKY_PR_LIBRARY_PATH", "").lower() in ("1", "true", "yes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ def test_applying_the_plan_gives_the_post_renderers_output() -> None:
     text = (EXAMPLES / "release.yaml").read_text()
     profile = load_profile(str(EXAMPLES / "profiles.yaml"))
     stream = read_stream(text)
+    as_read = copy.deepcopy([doc.body for doc in stream.documents])
     _, planned, _ = plan(stream, profile)
     assert planned.changes and planned.added
-    assert write_stream(stream) == text  # planning touched nothing
+    assert [doc.body for doc in stream.documents] == as_read  # planning touched nothing
+    assert not any(doc.changed for doc in stream.documents)
     apply(stream, planned)
     assert write_stream(stream) == post_render(text, profile).output
     assert stream.added == planned.added
@@ -104,3 +107,18 @@ def test_a_value_planned_at_two_places_is_written_twice_without_anchors() -> Non
     assert pyyaml_io.dump(doc.body) == (
         "kind: ConfigMap\nmetadata:\n  name: a\ndata1:\n  k: v\ndata2:\n  k: v\n"
     )
+
+
+def test_the_view_keeps_its_own_copy_of_a_set_value() -> None:
+    # A value read from the plan and set elsewhere, then edited under its first place:
+    # only the first place changes, as replaying the recorded operations gives.
+    stream = read_stream("kind: ConfigMap\nmetadata: {name: a}\n")
+    doc = stream.documents[0]
+    planned = Plan(stream)
+    planned.set(doc, ["a"], {}, Why("a"))
+    planned.set(doc, ["b"], planned.lookup(doc, ["a"]), Why("b"))
+    planned.set(doc, ["a", "k"], 1, Why("k"))
+    replayed = apply_patch(doc.body, [c.as_patch() for c in planned.changes])
+    apply(stream, planned)
+    assert doc.body == replayed == {"kind": "ConfigMap", "metadata": {"name": "a"},
+                                    "a": {"k": 1}, "b": {}}  # fmt: skip

@@ -15,8 +15,8 @@ release.yaml -o DIR`` writes:
 The patches are the plan itself (``post_render(...).changes``), not a diff: only
 edits later ones overwrite are dropped (the Controller ``extraConf`` is replaced once per
 partition line; the last value stands). Before writing, every patch is replayed on the
-input by the post-renderer's own apply stage (:func:`postrender.apply.apply_patch`) and
-must give exactly slinky-pr's object, so ``kubectl kustomize DIR`` and slinky-pr agree.
+input (:func:`postrender.apply.apply_patch`) and must give exactly slinky-pr's object, so
+``kubectl kustomize DIR`` and slinky-pr agree.
 """
 
 from __future__ import annotations

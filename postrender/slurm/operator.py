@@ -61,9 +61,12 @@ def bind_slurm_conf(text: str, values: Mapping[str, str | None]) -> str:
         raise ValueError(f"not rebindable (not in REBOUND): {sorted(unknown)}")
     lines = []
     seen = set()
+    # Slurm reads keys in any case: a "slurmctldhost=" line is rebound too.
+    by_lower = {k.lower(): k for k in values}
     for line in text.splitlines():
-        key, sep, old = line.partition("=")
-        if not sep or key not in values or " " in key:
+        written, sep, old = line.partition("=")
+        key = by_lower.get(written.lower().strip())
+        if not sep or key is None or " " in written:
             lines.append(line)
             continue
         seen.add(key)

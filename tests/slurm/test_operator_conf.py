@@ -121,3 +121,8 @@ def test_the_operators_files_run_and_gpu_jobs_fit_the_gres(tmp_path: Path) -> No
             assert code == 0 and said == "0,1,2,3,4,5,6,7", (part, said)
         else:
             assert code != 0 and "Requested node configuration is not available" in said, part
+
+
+def test_a_key_in_another_case_is_rebound_as_slurm_reads_it() -> None:
+    bound = bind_slurm_conf("slurmctldhost=pod(svc)\nGresTypes=gpu\n", {"SlurmctldHost": "x"})
+    assert bound == "SlurmctldHost=x\nGresTypes=gpu\n"

@@ -7,6 +7,8 @@
 # pin; a binary whose stamp matches is not rebuilt, so a rebuild with nothing changed takes
 # seconds. Usage: tools/e2e/build.sh [name...]   (default: all)
 set -euo pipefail
+# Command substitutions ($(module_dir ...), $(replaced_operator_module ...)) stop on errors too.
+shopt -s inherit_errexit
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 source "$HERE/versions.env"
