@@ -224,3 +224,52 @@ def test_the_layout_pushes_to_a_registry_unchanged(layout: Path, registry: str) 
     config = subprocess.check_output([crane, "config", ref])
     manifest = json.loads(blob(layout, digest))
     assert config == blob(layout, manifest["config"]["digest"])
+
+
+def _processes_naming(text: str) -> list[int]:
+    """PIDs whose command line mentions ``text`` (looked at, never signalled)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_killed_build_stops_its_step_and_leaves_no_partial_work(tmp_path: Path) -> None:
+    """SIGTERM half-way through debootstrap: the script stops the step's process group,
+    removes the partial root filesystem and exits 143 at once."""
+    if os.geteuid() != 0:
+        missing("not root (the image is built with debootstrap and chroot)", "the image tests")
+    need_binaries("umoci", "helm3")
+    clone = tmp_path / "clone"
+    for part in ("tools", "postrender", "schemas", "docs/argocd"):
+        shutil.copytree(ROOT / part, clone / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copyfile(ROOT / part, clone / part)
+    cache = tmp_path / "cache"
+    build = subprocess.Popen(
+        [clone / "tools" / "argocd" / "build-image.sh"],
+        env={**os.environ, "SLINKY_ARGOCD_CACHE": str(cache)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not _processes_naming(f"{cache}/.rootfs-") and time.monotonic() < deadline:
+            assert build.poll() is None, build.communicate()
+            time.sleep(0.2)
+        assert _processes_naming(f"{cache}/.rootfs-"), "debootstrap never started"
+        time.sleep(1)
+        signalled = time.monotonic()
+        build.terminate()
+        assert build.wait(timeout=30) == 143
+        assert time.monotonic() - signalled < 15
+        assert _processes_naming(str(cache)) == []
+        assert list(cache.glob(".rootfs-*")) == []
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, 9)  # the test's own child and its session, by PID
+            build.wait()

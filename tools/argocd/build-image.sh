@@ -73,8 +73,32 @@ umoci="$E2E_BIN/umoci"
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
-# Ctrl-C or SIGTERM: exit through the EXIT traps, which remove the partial work.
-trap 'exit 130' INT TERM HUP
+if [[ -f "$cached" ]]; then  # built by the run that held the lock
+  publish
+  echo "argocd image: up to date, from the cache ($OUT)"
+  exit 0
+fi
+# Each long step runs in a process group of its own, in the background, so that a signal
+# reaches this script at once: it stops the step's whole group by its PID, then exits
+# through the EXIT traps, which remove the partial work.
+STEP=""
+step() {
+  setsid "$@" &
+  STEP=$!
+  local rc=0
+  wait "$STEP" || rc=$?
+  STEP=""
+  return "$rc"
+}
+stop_step() {
+  if [[ -n "$STEP" ]]; then
+    kill -TERM -- "-$STEP" 2>/dev/null || true
+    wait "$STEP" 2>/dev/null || true
+  fi
+}
+trap 'stop_step; exit 130' INT
+trap 'stop_step; exit 143' TERM
+trap 'stop_step; exit 129' HUP
 rm -rf --one-file-system "$CACHE"/.image-* "$CACHE"/.rootfs-* "$CACHE"/*.partial  # a killed run's
 
 # --- the Debian root filesystem, once per package list --------------------------------
@@ -93,7 +117,7 @@ if [[ ! -d "$base" ]]; then
   include="$(grep -v '^[[:space:]]*$' "$list" | paste -sd, -)"
   t1=$SECONDS
   # A private mount namespace: debootstrap's proc/sys mounts vanish with it, even if killed.
-  if ! unshare --mount --propagation private debootstrap --variant=minbase \
+  if ! step unshare --mount --propagation private debootstrap --variant=minbase \
     --include="$include" "$SUITE" "$partial" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1; then
     tail -20 "$CACHE/debootstrap.log" >&2
     echo "argocd image: debootstrap failed (full log: $CACHE/debootstrap.log)" >&2
@@ -114,17 +138,17 @@ fi
 work="$(mktemp -d "$CACHE/.image-XXXXXX")"
 trap 'rm -rf --one-file-system "$work"' EXIT
 rootfs="$work/rootfs"
-cp -a "$base" "$rootfs"
+step cp -a "$base" "$rootfs"
 # A clean environment: nothing of the host's (PIP_* settings, say) reaches the image's tools.
+IN_ROOT=(chroot "$rootfs" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin)
 in_root() {
-  unshare --mount --propagation private chroot "$rootfs" /usr/bin/env -i HOME=/root \
-    PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
+  "${IN_ROOT[@]}" "$@"
 }
 
 # The wheel, from a copy holding only its sources (nothing else of the checkout leaks in).
 mkdir "$work/src"
 (cd "$ROOT" && tar --exclude=__pycache__ -cf - "${SOURCES[@]}") | tar -C "$work/src" -xf -
-"$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps \
+step "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps \
   --wheel-dir "$rootfs/tmp/wheels" "$work/src"
 # Its dependencies as binary wheels for the image's Python and C library (not the host's).
 pyver="$(in_root python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
@@ -132,11 +156,11 @@ pyver="$(in_root python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 glibc_minor="$(in_root python3 -c 'import os; print(os.confstr("CS_GNU_LIBC_VERSION").split(".")[1])')"
 platforms=()
 for minor in $(seq 17 "$glibc_minor"); do platforms+=(--platform "manylinux_2_${minor}_$(uname -m)"); done
-"$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+step "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
   --python-version "$pyver" --implementation cp "${platforms[@]}" \
   --dest "$rootfs/tmp/wheels" "$rootfs"/tmp/wheels/slinky_pr-*.whl
 in_root python3 -m venv /opt/slinky-pr
-in_root /opt/slinky-pr/bin/pip install --quiet --disable-pip-version-check --no-index \
+step "${IN_ROOT[@]}" /opt/slinky-pr/bin/pip install --quiet --disable-pip-version-check --no-index \
   --no-cache-dir --find-links /tmp/wheels slinky-pr
 rm -rf "$rootfs/tmp/wheels"
 in_root /opt/slinky-pr/bin/slinky-pr --version
@@ -151,14 +175,14 @@ install -m 0644 "$ROOT/docs/argocd/plugin.yaml" "$rootfs/home/argocd/cmp-server/
 layout="$work/layout"
 "$umoci" init --layout "$layout"
 "$umoci" new --image "$layout:$VERSION"
-"$umoci" insert --image "$layout:$VERSION" "$rootfs" /
+step "$umoci" insert --image "$layout:$VERSION" "$rootfs" /
 "$umoci" config --image "$layout:$VERSION" --config.user 999 \
   --config.env HOME=/home/argocd --config.env "PATH=$IMAGE_PATH" \
   --config.entrypoint /var/run/argocd/argocd-cmp-server --config.workingdir /home/argocd \
   --history.created_by "tools/argocd/build-image.sh"
 "$umoci" gc --layout "$layout"
 rm -f "$CACHE"/argocd-slinky-pr-*.oci.tar
-tar -C "$layout" --sort=name -cf "$cached.partial" oci-layout index.json blobs
+step tar -C "$layout" --sort=name -cf "$cached.partial" oci-layout index.json blobs
 mv "$cached.partial" "$cached"
 publish
 echo "argocd image: built $OUT ($(du -h "$OUT" | cut -f1)) in $((SECONDS - t0)) s"
