@@ -62,19 +62,25 @@ def test_library_path_gives_the_same_bytes_and_messages(
     fast = _outcome(case)
     with monkeypatch.context() as patch:
         patch.setattr(switches, "LIBRARY_PATH", True)
-        for module, attribute in (
-            (fast_reader, "load"), (stream.WRITER, "document"), (cel_quick, "evaluate_tree"),
-            (schemas, "quick_check"), (profile_schema, "quick_check"),
-        ):  # fmt: skip
+        for module, attribute in FAST_PATHS:
             patch.setattr(module, attribute, _trap)
         library = _outcome(case)
     assert library == fast
     assert any(fast)
 
 
-def test_the_traps_would_fire_without_the_switch(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The control: with the fast paths trapped but the switch off, the run hits a trap.
-    monkeypatch.setattr(fast_reader, "load", _trap)
+FAST_PATHS = [
+    (fast_reader, "load"), (stream.WRITER, "document"), (cel_quick, "evaluate_tree"),
+    (schemas, "quick_check"), (profile_schema, "quick_check"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("module", "attribute"), FAST_PATHS)
+def test_each_trap_would_fire_without_the_switch(
+    module: Any, attribute: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The control: with one fast path trapped but the switch off, the run hits the trap.
+    monkeypatch.setattr(module, attribute, _trap)
     with pytest.raises(AssertionError, match="fast path"):
         post_render(SAMPLE.read_text(), load_profile(str(PROFILES)))
 
