@@ -134,8 +134,18 @@ def _too_long(modules: dict[str, Path]) -> dict[str, int]:
     return {name: n for name, n in lengths.items() if n > MAX_LINES}
 
 
+# The scripts beside the package (build tools, benchmark, fuzzers) are held to it too.
+SCRIPTS = {
+    str(path.relative_to(PACKAGE.parent)): path
+    for folder in ("tools", "bench", "fuzz")
+    for path in sorted((PACKAGE.parent / folder).rglob("*.py"))
+    if ".venv" not in path.parts
+}
+
+
 def test_no_module_is_longer_than_the_limit() -> None:
     assert _too_long(MODULES) == {}
+    assert SCRIPTS and _too_long(SCRIPTS) == {}
 
 
 def test_the_length_check_finds_a_long_module(tmp_path: Path) -> None:

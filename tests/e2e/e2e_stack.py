@@ -24,6 +24,7 @@ from needs import missing
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "e2e"))
 import devcluster  # noqa: E402
+import pins  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 Completed = subprocess.CompletedProcess[str]
@@ -43,7 +44,7 @@ clusters:
 """
 SLINKY = "slinky.slurm.net"
 #: The operator and chart under test ($SLINKY_E2E_OPERATOR, tools/e2e/versions.env).
-OPERATOR = devcluster.operator_version()
+OPERATOR = pins.operator_version()
 
 
 def operator_at_least(version: str) -> bool:
@@ -53,14 +54,14 @@ def operator_at_least(version: str) -> bool:
 
 
 def need_binaries(*names: str) -> None:
-    absent = [n for n in names if not os.access(devcluster.BIN / n, os.X_OK)]
+    absent = [n for n in names if not os.access(pins.BIN / n, os.X_OK)]
     if absent:
-        missing(f"{', '.join(absent)} not in {devcluster.BIN} (tools/e2e/build.sh)", "e2e")
+        missing(f"{', '.join(absent)} not in {pins.BIN} (tools/e2e/build.sh)", "e2e")
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.Cluster]:
-    need_binaries("etcd", "kube-apiserver", "kubectl", *devcluster.operator_binaries(OPERATOR))
+    need_binaries("etcd", "kube-apiserver", "kubectl", *pins.operator_binaries(OPERATOR))
     with devcluster.running(tmp_path_factory.mktemp("cluster")) as running:
         yield running
 
@@ -77,7 +78,7 @@ def upstream_chart(dest: Path, version: str | None = None) -> Path:
     why)."""
     # copyfile: the module cache is read-only, the copy need not be
     shutil.copytree(
-        devcluster.operator_module(version) / "helm" / "slurm", dest, copy_function=shutil.copyfile
+        pins.operator_module(version) / "helm" / "slurm", dest, copy_function=shutil.copyfile
     )
     for path in [dest, *dest.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -130,7 +131,7 @@ class Helm:
 
 def helm_for(name: str, home: Path, cluster: devcluster.Cluster) -> Helm:
     need_binaries(name)
-    return Helm(devcluster.BIN / name, home, cluster)
+    return Helm(pins.BIN / name, home, cluster)
 
 
 def get(cluster: devcluster.Cluster, kind: str, namespace: str, name: str = "") -> Any:
@@ -149,7 +150,7 @@ def eventually(check: Any, timeout: float = 60.0) -> Any:
             if result:
                 return result
             error: Exception = AssertionError(f"{check} still {result!r} after {timeout} s")
-        except (AssertionError, devcluster.ClusterError) as err:
+        except (AssertionError, pins.ClusterError) as err:
             error = err
         if time.monotonic() > deadline:
             raise error
@@ -208,7 +209,7 @@ def controller(cluster: devcluster.Cluster, namespace: str) -> Any:
 def nodeset_gone(cluster: devcluster.Cluster, namespace: str, key: str) -> bool:
     try:
         nodeset(cluster, namespace, key)
-    except devcluster.ClusterError as err:
+    except pins.ClusterError as err:
         return "NotFound" in str(err)
     return False
 

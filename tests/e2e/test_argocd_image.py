@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pins
 import pytest
 import yaml
 from argocd_app import ARGOCD, BUILD_ENV, HELM_ARGS, PROFILES, command, make_app
 from argocd_app import without_random_keys as stable
-from e2e_stack import ROOT, devcluster, need_binaries
+from e2e_stack import ROOT, need_binaries
 from needs import missing
 
 from postrender import __version__
@@ -66,7 +67,7 @@ def unpacked(layout: Path) -> tuple[Path, dict[str, Any]]:
     """The image unpacked by umoci into a bundle (rootfs + runtime config), and its config."""
     bundle = layout.parent / "bundle"
     subprocess.run(
-        [devcluster.BIN / "umoci", "unpack", "--image", f"{layout}:{__version__}", bundle],
+        [pins.BIN / "umoci", "unpack", "--image", f"{layout}:{__version__}", bundle],
         check=True, capture_output=True,
     )  # fmt: skip
     return bundle, image_config(layout)
@@ -175,7 +176,7 @@ def test_plugin_runs_in_the_image_as_on_the_host(
     host = tmp_path / "app"
     make_app(host)
     helm = subprocess.run(
-        [devcluster.BIN / "helm3", *HELM_ARGS], cwd=host, capture_output=True, text=True,
+        [pins.BIN / "helm3", *HELM_ARGS], cwd=host, capture_output=True, text=True,
         check=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     ).stdout  # fmt: skip
     expected = post_render(helm, load_profile(str(PROFILES))).output
@@ -194,7 +195,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "blobs").mkdir()
     with log.open("w") as out:
         server = subprocess.Popen(
-            [devcluster.BIN / "crane", "registry", "serve", "--address", "127.0.0.1:0",
+            [pins.BIN / "crane", "registry", "serve", "--address", "127.0.0.1:0",
              "--disk", tmp_path / "blobs"],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -216,7 +217,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
 def test_the_layout_pushes_to_a_registry_unchanged(layout: Path, registry: str) -> None:
     """docs/argocd/README.md's push: the registry serves the same manifest and config."""
     ref = f"{registry}/argocd-slinky-pr:{__version__}"
-    crane = devcluster.BIN / "crane"
+    crane = pins.BIN / "crane"
     pushed = subprocess.run([crane, "push", layout, ref], capture_output=True, text=True)
     assert pushed.returncode == 0, pushed.stderr
     digest = subprocess.check_output([crane, "digest", ref], text=True).strip()

@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pins
 import pytest
 import yaml
 from argocd_app import ARGOCD
-from e2e_stack import devcluster, need_binaries, upstream_chart
+from e2e_stack import need_binaries, upstream_chart
 
 # The first chart with slurmKey/jwtKey.create and secretRef, and the last without them.
 SECRET_REF_CHART = "v1.1.0"
@@ -33,7 +34,7 @@ def render(chart: Path, values: dict[str, Any], tmp_path: Path) -> str:
     need_binaries("helm3")
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     return subprocess.run(
-        [devcluster.BIN / "helm3", "template", "slinky", chart, "--namespace", "slurm",
+        [pins.BIN / "helm3", "template", "slinky", chart, "--namespace", "slurm",
          "--values", tmp_path / "values.yaml"],
         capture_output=True, text=True, check=True,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},

@@ -6,11 +6,12 @@ from __future__ import annotations
 import subprocess
 import time
 
-from e2e_stack import ROOT, devcluster, need_binaries
+import pins
+from e2e_stack import ROOT, need_binaries
 
 NAMES = [
     "helm4", "helm3", "etcd", "kube-apiserver", "kubectl", "umoci", "crane",
-    *(name for v in devcluster.operator_versions() for name in devcluster.operator_binaries(v)),
+    *(name for v in pins.operator_versions() for name in pins.operator_binaries(v)),
 ]  # fmt: skip
 
 

@@ -16,16 +16,18 @@ import sys
 from pathlib import Path
 
 import devcluster
+import host
+import pins
 from e2e_stack import OPERATOR, need_binaries
 from needs import missing
 
 
 def test_up_prints_a_working_kubeconfig_and_down_stops_everything(tmp_path: Path) -> None:
-    need_binaries("etcd", "kube-apiserver", "kubectl", *devcluster.operator_binaries(OPERATOR))
+    need_binaries("etcd", "kube-apiserver", "kubectl", *pins.operator_binaries(OPERATOR))
     if not (shutil.which("unshare") and shutil.which("ip")):
         missing("unshare or ip (util-linux, iproute2) not found", "the devcluster CLI test")
     script = Path(devcluster.__file__)
-    kubectl = devcluster.binary("kubectl")
+    kubectl = pins.binary("kubectl")
     inside = (
         "ip link set lo up"
         f' && "{sys.executable}" "{script}" up --dir "{tmp_path}" > "{tmp_path}/printed"'
@@ -53,7 +55,7 @@ def test_up_prints_a_working_kubeconfig_and_down_stops_everything(tmp_path: Path
         names = [p["name"] for p in state["procs"]]
         assert names == ["etcd", "kube-apiserver", "slurm-operator-webhook", "slurm-operator"]
         # still running after `up` returned
-        assert all(devcluster.start_time(p["pid"]) == p["start"] for p in state["procs"])
+        assert all(host.start_time(p["pid"]) == p["start"] for p in state["procs"])
     finally:
         down = subprocess.run(
             [sys.executable, script, "down", "--dir", tmp_path],
@@ -63,7 +65,7 @@ def test_up_prints_a_working_kubeconfig_and_down_stops_everything(tmp_path: Path
             timeout=120,
         )
     assert down.returncode == 0, down.stderr
-    assert all(devcluster.start_time(p["pid"]) != p["start"] for p in state["procs"])
+    assert all(host.start_time(p["pid"]) != p["start"] for p in state["procs"])
     assert json.loads((tmp_path / "state.json").read_text())["procs"] == []
 
 
@@ -72,7 +74,7 @@ def test_versions_lists_the_operator_pins_and_up_refuses_another(tmp_path: Path)
     listed = subprocess.run(
         [sys.executable, script, "versions"], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert listed == devcluster.operator_versions() and "v1.1.0" in listed
+    assert listed == pins.operator_versions() and "v1.1.0" in listed
     env = {**os.environ, "SLINKY_E2E_OPERATOR": "v9.9.9"}
     done = subprocess.run(
         [sys.executable, script, "up", "--dir", tmp_path],

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import devcluster
+import host
 import pytest
 from e2e_stack import need_binaries
 
@@ -52,5 +53,5 @@ def test_signal_during_up_stops_what_was_started(
     assert out == ""
     assert "Traceback" not in err
     for proc in started:
-        assert devcluster.start_time(proc["pid"]) != proc["start"], proc["name"]
+        assert host.start_time(proc["pid"]) != proc["start"], proc["name"]
     assert recorded(tmp_path / "state.json") == []

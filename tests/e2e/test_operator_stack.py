@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import devcluster
+import pins
 import pytest
 import yaml
 from devcluster import Cluster
@@ -183,7 +183,7 @@ def test_the_operators_files_and_slurmd_args_run_on_slurm(
 
 
 def run_verify(cluster: Cluster, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kubectl = f"{devcluster.binary('kubectl')} --kubeconfig {cluster.kubeconfig}"
+    kubectl = f"{pins.binary('kubectl')} --kubeconfig {cluster.kubeconfig}"
     return subprocess.run(
         [VENV_BIN / "slinky", "verify", "--config", profile, "-n", NAMESPACE,
          "--release", RELEASE, "--kubectl", kubectl, *args],
@@ -236,4 +236,4 @@ def test_verify_checks_the_operators_objects_and_stops_where_a_pod_is_needed(
         f"MISMATCH partition gpu-partition: slurm.conf (ConfigMap {NAMESPACE}/{FULLNAME}-config):"
         " MaxTime is 2-00:00:00, the profile wants 3-00:00:00\n" in done.stdout
     )
-    assert f"STOPPED {devcluster.binary('kubectl')}" in done.stdout and refused in done.stdout
+    assert f"STOPPED {pins.binary('kubectl')}" in done.stdout and refused in done.stdout

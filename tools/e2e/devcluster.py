@@ -21,7 +21,6 @@ import base64
 import contextlib
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -34,11 +33,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from host import free_port, make_pki, on_signals, start_time, stop_pid
+from pins import (
+    CACHE,
+    ClusterError,
+    binary,
+    operator_binaries,
+    operator_module,
+    operator_version,
+    operator_versions,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-CACHE = Path(os.environ.get("SLINKY_E2E_CACHE") or Path.home() / ".cache" / "slinky-pr" / "e2e")
-BIN = CACHE / "bin"
 KARPENTER_CRDS = [
     ROOT / "testdata" / "upstream" / "crds" / name
     for name in (
@@ -50,137 +57,9 @@ KARPENTER_CRDS = [
 TOKEN = "slinky-e2e-admin-token"  # loopback-only throwaway cluster
 #: Bounded waits, seconds: a loaded 2-core machine starts kube-apiserver in ~10-40 s.
 START_TIMEOUT = float(os.environ.get("SLINKY_E2E_START_TIMEOUT", "120"))
-STOP_TIMEOUT = 15.0
 #: The webhook server of operator 1.0.x has no address flag: controller-runtime's default
 #: port, on every interface (so one control plane at a time per machine).
 WEBHOOK_PORT = 9443
-
-
-class ClusterError(Exception):
-    """A step of ``up`` or ``down`` failed; the message says which and where the log is."""
-
-
-def pins() -> dict[str, str]:
-    """versions.env as a dict (KEY=VALUE lines, # comments)."""
-    out = {}
-    for line in (HERE / "versions.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
-
-
-def operator_versions() -> list[str]:
-    """Every operator pin of versions.env, the default first."""
-    p = pins()
-    extra = [v for v in p.get("SLURM_OPERATOR_REPLACED_VERSIONS", "").split(",") if v]
-    return [p["SLURM_OPERATOR_VERSION"], *extra]
-
-
-def operator_version() -> str:
-    """The operator (and chart) under test: $SLINKY_E2E_OPERATOR, else the default pin."""
-    versions = operator_versions()
-    version = os.environ.get("SLINKY_E2E_OPERATOR") or versions[0]
-    if version not in versions:
-        raise ClusterError(f"SLINKY_E2E_OPERATOR={version}: not one of {', '.join(versions)}")
-    return version
-
-
-def operator_binaries(version: str) -> tuple[str, str]:
-    """The manager's and webhook server's names in BIN (tools/e2e/build.sh)."""
-    if version == operator_versions()[0]:
-        return "slurm-operator", "slurm-operator-webhook"
-    return f"slurm-operator-{version}", f"slurm-operator-webhook-{version}"
-
-
-def operator_module(version: str | None = None) -> Path:
-    """The slurm-operator module under test (or the given version), in the Go module cache
-    (downloaded from the module proxy if absent): its helm/slurm chart, CRDs and webhook
-    manifests."""
-    p = pins()
-    version = version or operator_version()
-    done = subprocess.run(
-        ["go", "mod", "download", "-json", f"{p['SLURM_OPERATOR_MODULE']}@{version}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd="/",
-    )
-    info = json.loads(done.stdout or "{}")
-    if done.returncode != 0 or "Dir" not in info:
-        raise ClusterError(f"go mod download slurm-operator@{version}: {info or done.stderr}")
-    return Path(info["Dir"])
-
-
-def binary(name: str) -> Path:
-    path = BIN / name
-    if not os.access(path, os.X_OK):
-        raise ClusterError(f"{path} is missing: run tools/e2e/build.sh")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks (/proc/PID/stat field 22), so that a PID
-    reused by another process after ours exited is never signalled."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
-
-
-def stop_pid(pid: int, started: str | None) -> None:
-    """SIGTERM, a bounded wait, then SIGKILL; only if PID is still the process we started."""
-    if started is None or start_time(pid) != started:
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-        if start_time(pid) != started:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-
-
-def openssl(*args: str | Path, cwd: Path) -> None:
-    done = subprocess.run(
-        ["openssl", *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise ClusterError(f"openssl {' '.join(map(str, args))}: {done.stderr.strip()}")
-
-
-def make_pki(pki: Path) -> None:
-    """A throwaway CA, serving certificates for kube-apiserver and the webhook server
-    (127.0.0.1), and the service-account signing key pair."""
-    pki.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-            "-subj", "/CN=slinky-e2e-ca", cwd=pki)  # fmt: skip
-    for name in ("apiserver", "webhook"):
-        (pki / f"{name}.ext").write_text(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
-        )
-        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={name}", cwd=pki)  # fmt: skip
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
-                "-out", f"{name}.crt", cwd=pki)  # fmt: skip
-    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-            "-out", "sa.key", cwd=pki)  # fmt: skip
-    openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
 
 
 @dataclass
@@ -430,24 +309,6 @@ def running(directory: Path) -> Iterator[Cluster]:
             yield cluster
         finally:
             cluster.stop()
-
-
-@contextlib.contextmanager
-def on_signals(exception: type[BaseException] = SystemExit) -> Iterator[None]:
-    """SIGTERM and SIGHUP raise ``exception`` (SystemExit: with the shell's exit status),
-    so ``finally`` blocks stop the processes."""
-
-    def leave(signum: int, _frame: object) -> None:
-        if exception is SystemExit:
-            raise SystemExit(128 + signum)
-        raise exception
-
-    previous = {s: signal.signal(s, leave) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
