@@ -261,6 +261,41 @@ def compare(
     return report
 
 
+def node_findings(
+    partition: Partition, node: str, gres_text: str | None, features: str | None, where: str = ""
+) -> list[Finding]:
+    """The profile's GRES count and features on one node, as ``gres_text`` and ``features``
+    say (scontrol's node record, or a slurmd ``--conf`` line, named by ``where``)."""
+    prefix = f"{where}: " if where else ""
+    found = []
+    gres = partition.gres
+    if gres is not None and gres_count(node_gres(gres_text or ""), gres) != gres.count:
+        found.append(
+            Finding(
+                "gres",
+                f"{prefix}Gres is {gres_text or '(null)'}, the profile wants {gres}",
+                partition=partition.name,
+                node=node,
+                expected=str(gres),
+                actual=gres_text,
+            )
+        )
+    have = set((features or "").split(","))
+    missing = [f for f in expected_features(partition) if f not in have]
+    if missing:
+        found.append(
+            Finding(
+                "features",
+                f"{prefix}features {features or '(null)'} lack {', '.join(missing)}",
+                partition=partition.name,
+                node=node,
+                expected=",".join(missing),
+                actual=features,
+            )
+        )
+    return found
+
+
 def _check_node(
     partition: Partition,
     node: str,
@@ -269,33 +304,10 @@ def _check_node(
     flagged: set[str],
 ) -> None:
     """GRES, features and state of one node of ``partition``; state reported once per node."""
-    gres = partition.gres
-    if gres is not None:
-        offered = gres_count(node_gres(record.get("Gres", "")), gres)
-        if offered != gres.count:
-            add(
-                Finding(
-                    "gres",
-                    f"Gres is {record.get('Gres', '(null)')}, the profile wants {gres}",
-                    partition=partition.name,
-                    node=node,
-                    expected=str(gres),
-                    actual=record.get("Gres"),
-                )
-            )
-    have = set(record.get("AvailableFeatures", "").split(","))
-    missing = [f for f in expected_features(partition) if f not in have]
-    if missing:
-        add(
-            Finding(
-                "features",
-                f"features {record.get('AvailableFeatures', '(null)')} lack {', '.join(missing)}",
-                partition=partition.name,
-                node=node,
-                expected=",".join(missing),
-                actual=record.get("AvailableFeatures"),
-            )
-        )
+    for finding in node_findings(
+        partition, node, record.get("Gres"), record.get("AvailableFeatures")
+    ):
+        add(finding)
     bad = bad_states(record.get("State", ""))
     if bad and node not in flagged:
         flagged.add(node)

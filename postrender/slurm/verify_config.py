@@ -25,8 +25,8 @@ from typing import Any
 
 from postrender.model.profiles import Partition, Profile
 from postrender.model.slurmconf import conf_key, line_tokens, partition_names, render_option
-from postrender.slurm.scontrol import gres_count, node_gres, option_matches
-from postrender.slurm.verify import Finding, expected_features, node_key
+from postrender.slurm.scontrol import option_matches
+from postrender.slurm.verify import Finding, node_findings, node_key
 
 
 @dataclass(frozen=True)
@@ -184,30 +184,4 @@ def _check_pod(partition: Partition, hostname: str, line: str | None) -> list[Fi
     tokens: dict[str, str] = {}
     for key, value in line_tokens(line).items():
         tokens[conf_key(key)] = value
-    found: list[Finding] = []
-    gres = partition.gres
-    if gres is not None and gres_count(node_gres(tokens.get("Gres", "")), gres) != gres.count:
-        found.append(
-            Finding(
-                "gres",
-                f"{where}: Gres is {tokens.get('Gres', 'not set')}, the profile wants {gres}",
-                partition=partition.name,
-                node=hostname,
-                expected=str(gres),
-                actual=tokens.get("Gres"),
-            )
-        )
-    have = tokens.get("Features", "").split(",")
-    missing = [f for f in expected_features(partition) if f not in have]
-    if missing:
-        found.append(
-            Finding(
-                "features",
-                f"{where}: Features {tokens.get('Features', 'not set')} lack {', '.join(missing)}",
-                partition=partition.name,
-                node=hostname,
-                expected=",".join(missing),
-                actual=tokens.get("Features"),
-            )
-        )
-    return found
+    return node_findings(partition, hostname, tokens.get("Gres"), tokens.get("Features"), where)

@@ -105,7 +105,7 @@ def test_a_pod_whose_slurmd_conf_lacks_the_gres() -> None:
     gpu = pods[1]["spec"]["containers"][0]
     assert gpu["args"][-1] == "'Features=gpu,p4d.24xlarge,efa Gres=gpu:a100:8'"
     gpu["args"][-1] = "'Features=gpu,p4d.24xlarge,efa'"
-    message = "pod gpu-0 slurmd --conf: Gres is not set, the profile wants gpu:a100:8"
+    message = "pod gpu-0 slurmd --conf: Gres is (null), the profile wants gpu:a100:8"
     # debug, on the same NodeSet, asks for no GRES: one finding, gpu-partition's
     assert findings(objects(pods=pods)) == [
         ("gres", f"partition gpu-partition, node gpu-0: {message}"),
@@ -119,7 +119,7 @@ def test_a_pod_whose_slurmd_conf_lacks_the_gres() -> None:
         ),
         (
             "features",
-            "partition gpu-partition, node gpu-0: pod gpu-0 slurmd --conf: Features "
+            "partition gpu-partition, node gpu-0: pod gpu-0 slurmd --conf: features "
             "gpu,p4d.24xlarge lack efa",
         ),
     ]
