@@ -145,6 +145,18 @@ def _replicas(spec: Mapping[str, Any], key: str) -> int:
     return value
 
 
+def conf_gres(line: str, where: str) -> tuple[Gres, ...]:
+    """The ``Gres=`` entries of a slurmd ``--conf`` line (``where`` names it in errors)."""
+    for token in line.split(" "):
+        name, _, value = token.partition("=")
+        if name == "Gres":
+            try:
+                return tuple(Gres.parse(part) for part in value.split(","))
+            except ConfError as exc:
+                raise AssembleError(f"{where}: {exc}") from exc
+    return ()
+
+
 def assemble(stream_text: str) -> SlurmRelease:
     """Build, from a post-rendered Helm stream, the Slurm configuration the operator would.
 
@@ -173,14 +185,7 @@ def assemble(stream_text: str) -> SlurmRelease:
         if not isinstance(extra, str):
             raise AssembleError(f"NodeSet {key}: extraConf is not a string")
         slurmd_conf = operator_slurmd_conf(extra, key)
-        gres: tuple[Gres, ...] = ()
-        for token in slurmd_conf.split(" "):
-            name, _, value = token.partition("=")
-            if name == "Gres":
-                try:
-                    gres = tuple(Gres.parse(part) for part in value.split(","))
-                except ConfError as exc:
-                    raise AssembleError(f"NodeSet {key}: {exc}") from exc
+        gres = conf_gres(slurmd_conf, f"NodeSet {key}")
         limit = _gpu_limit(spec)
         gpus = sum(item.count for item in gres if item.name == "gpu")
         if gpus and limit is None:

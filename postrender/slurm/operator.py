@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from postrender.model.slurmconf import ConfError, Gres
-from postrender.slurm.assemble import GPU_RESOURCE, NodeSetConf, SlurmRelease
+from postrender.slurm.assemble import GPU_RESOURCE, NodeSetConf, SlurmRelease, conf_gres
 from postrender.slurm.errors import AssembleError
 
 #: slurm.conf keys the harness sets in place of the operator's value, with the reason.
@@ -113,14 +112,7 @@ def operator_release(
         if not dash or not ordinal.isdigit():
             raise AssembleError(f"pod hostname {pod.hostname!r} is not <nodeset>-<ordinal>")
         line = conf_line(pod.args)
-        gres: tuple[Gres, ...] = ()
-        for token in line.split(" "):
-            name, _, value = token.partition("=")
-            if name == "Gres":
-                try:
-                    gres = tuple(Gres.parse(part) for part in value.split(","))
-                except ConfError as exc:
-                    raise AssembleError(f"pod {pod.hostname}: {exc}") from exc
+        gres = conf_gres(line, f"pod {pod.hostname}")
         nodesets.append(
             NodeSetConf(
                 key=key,
