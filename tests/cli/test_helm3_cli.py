@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helm_cli import HelmCli
 from needs import missing
 
 from postrender.golden.cases import normalize
@@ -64,42 +65,9 @@ def helm3() -> Path:
     )
 
 
-class Helm:
-    """One Helm 3 installation: its own config, data, cache and plugin directories. PATH
-    holds this repository's commands (and the test virtualenv's helm) with
-    ``slinky_on_path``, else only the system directories."""
-
-    def __init__(self, binary: Path, home: Path, *, slinky_on_path: bool) -> None:
-        self.binary = binary
-        self.plugins = home / "plugins"
-        path = [str(VENV_BIN)] if slinky_on_path else []
-        self.env = {
-            **os.environ,
-            "PATH": os.pathsep.join([*path, "/usr/bin", "/bin"]),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "HELM_CACHE_HOME": str(home / "cache"),
-            "HELM_PLUGINS": str(self.plugins),
-        }
-        for name in ("SLINKY_PR_CONFIG", "HELM_BIN", "HELM_NAMESPACE", "VIRTUAL_ENV"):
-            self.env.pop(name, None)
-
-    def __call__(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *map(str, args)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check:
-            assert done.returncode == 0, f"helm {args}: {done.stderr}"
-        return done
-
-
 @pytest.fixture
-def helm(helm3: Path, tmp_path: Path) -> Helm:
-    return Helm(helm3, tmp_path, slinky_on_path=True)
+def helm(helm3: Path, tmp_path: Path) -> HelmCli:
+    return HelmCli(helm3, tmp_path, slinky_on_path=True)
 
 
 def by_name(stream: str) -> dict[str, dict[str, Any]]:
@@ -107,7 +75,7 @@ def by_name(stream: str) -> dict[str, dict[str, Any]]:
     return {f"{d['kind']}/{d['metadata']['name']}": d for d in docs}
 
 
-def post_rendered(helm: Helm, *extra: str) -> str:
+def post_rendered(helm: HelmCli, *extra: str) -> str:
     return helm(
         "template", "slinky", CHART, "--namespace", "slurm", *extra,
         "--post-renderer", "slinky-pr",
@@ -118,7 +86,7 @@ def post_rendered(helm: Helm, *extra: str) -> str:
 # --- Helm 3 runs the console script from PATH ---------------------------------------------
 
 
-def test_post_renderer_from_path_patches_the_release(helm: Helm) -> None:
+def test_post_renderer_from_path_patches_the_release(helm: HelmCli) -> None:
     out = post_rendered(helm)
     docs = by_name(out)
     gpu = docs["NodeSet/slinky-slurm-worker-gpu"]
@@ -137,7 +105,7 @@ def test_post_renderer_from_path_patches_the_release(helm: Helm) -> None:
     assert [d.source for d in added] == ["slurm/templates/slinky-pr/gres-conf.yaml"]
 
 
-def test_hooks_are_not_post_rendered_by_helm3(helm: Helm) -> None:
+def test_hooks_are_not_post_rendered_by_helm3(helm: HelmCli) -> None:
     """Helm 3 sends only the manifest; hooks reach the output untouched, after it."""
     plain = by_name(helm("template", "slinky", CHART, "--namespace", "slurm").stdout)
     out = by_name(post_rendered(helm))
@@ -147,7 +115,7 @@ def test_hooks_are_not_post_rendered_by_helm3(helm: Helm) -> None:
         assert out[key] == plain[key]
 
 
-def test_helm_template_piped_into_slinky_pr_is_the_same_release(helm: Helm) -> None:
+def test_helm_template_piped_into_slinky_pr_is_the_same_release(helm: HelmCli) -> None:
     rendered = helm("template", "slinky", CHART, "--namespace", "slurm").stdout
     piped = subprocess.run(
         [VENV_BIN / "slinky-pr", "--config", PROFILES],
@@ -160,7 +128,7 @@ def test_helm_template_piped_into_slinky_pr_is_the_same_release(helm: Helm) -> N
 
 
 def test_broken_profile_fails_helm3_with_our_error_and_no_output(
-    helm: Helm, tmp_path: Path
+    helm: HelmCli, tmp_path: Path
 ) -> None:
     bad = tmp_path / "profiles.yaml"
     bad.write_text(BROKEN_PROFILE)
@@ -226,7 +194,7 @@ def test_plugin_from_a_git_url_keeps_user_files_through_install_update_uninstall
     where `helm plugin update` pulls and cleans; the user's clone is only read. Neither
     slinky nor helm on PATH: the hook must build the plugin's own virtualenv, and
     `helm slinky render` can only render through Helm's HELM_BIN."""
-    helm = Helm(helm3, tmp_path / "home", slinky_on_path=False)
+    helm = HelmCli(helm3, tmp_path / "home", slinky_on_path=False)
     helm.env["SLINKY_PYTHON"] = sys.executable  # the hook's interpreter for `python -m venv`
     clone = git_repository(tmp_path / "slinky-pr")
     sentinel = sentinel_in(clone)
@@ -281,7 +249,7 @@ def test_plugin_from_a_git_url_keeps_user_files_through_install_update_uninstall
     assert git(clone, "status", "--porcelain") == ""
 
 
-def test_helm_update_of_a_linked_clone_deletes_ignored_files(helm: Helm, tmp_path: Path) -> None:
+def test_helm_update_of_a_linked_clone_deletes_ignored_files(helm: HelmCli, tmp_path: Path) -> None:
     """Why a linked checkout is refused: Helm 3 links a local directory, and its update
     runs `git pull` and `git clean -x -d -f -f` in it when the clone's directory is
     named like its remote. The link is made by hand here, as the hook refuses it."""
@@ -289,13 +257,13 @@ def test_helm_update_of_a_linked_clone_deletes_ignored_files(helm: Helm, tmp_pat
     clone = tmp_path / "slinky-pr"
     subprocess.run(["git", "clone", "-q", f"file://{upstream}", clone], check=True)
     sentinel = sentinel_in(clone)
-    helm.plugins.mkdir()
+    helm.plugins.mkdir(parents=True)
     (helm.plugins / "slinky-pr").symlink_to(clone)
     helm("plugin", "update", "slinky", check=False)
     assert not sentinel.exists()
 
 
-def test_installing_a_git_checkout_by_path_is_refused(helm: Helm, tmp_path: Path) -> None:
+def test_installing_a_git_checkout_by_path_is_refused(helm: HelmCli, tmp_path: Path) -> None:
     clone = git_repository(tmp_path / "slinky-pr")
     sentinel = sentinel_in(clone)
     refused = helm("plugin", "install", clone, check=False)
@@ -306,7 +274,7 @@ def test_installing_a_git_checkout_by_path_is_refused(helm: Helm, tmp_path: Path
     assert sentinel.read_text() == "precious\n"
 
 
-def test_install_hook_uses_slinky_pr_already_on_path(helm: Helm, tmp_path: Path) -> None:
+def test_install_hook_uses_slinky_pr_already_on_path(helm: HelmCli, tmp_path: Path) -> None:
     clone = git_repository(tmp_path / "slinky-pr")
     installed = helm("plugin", "install", f"file://{clone}")
     assert f"using {VENV_BIN / 'slinky'} (slinky (slinky-pr) " in installed.stdout
@@ -315,7 +283,7 @@ def test_install_hook_uses_slinky_pr_already_on_path(helm: Helm, tmp_path: Path)
 
 
 def test_install_hook_builds_a_virtualenv_beside_another_slinky_on_path(
-    helm: Helm, tmp_path: Path
+    helm: HelmCli, tmp_path: Path
 ) -> None:
     """PyPI's unrelated `slinky` (S3 links) installs a `slinky` command; so does an
     incompatible slinky-pr. Neither is used: the hook builds the plugin's virtualenv."""
@@ -333,7 +301,7 @@ def test_install_hook_builds_a_virtualenv_beside_another_slinky_on_path(
 
 
 def test_helm4_plugin_is_refused_by_the_readme_command_and_breaks_helm3_otherwise(
-    helm: Helm, tmp_path: Path
+    helm: HelmCli, tmp_path: Path
 ) -> None:
     """What the README and docs/errors.md (Troubleshooting) say about the Helm 4
     post-renderer plugin, on Helm 3."""
@@ -356,7 +324,7 @@ def test_helm4_plugin_is_refused_by_the_readme_command_and_breaks_helm3_otherwis
 
 
 def test_install_hook_ignores_slinky_pr_of_another_minor_version(
-    helm: Helm, tmp_path: Path
+    helm: HelmCli, tmp_path: Path
 ) -> None:
     clone = git_repository(tmp_path / "slinky-pr")
     plugin_yaml = clone / "plugin.yaml"
@@ -372,10 +340,10 @@ def test_install_hook_ignores_slinky_pr_of_another_minor_version(
 
 
 @pytest.fixture(scope="module")
-def helm_with_plugin(helm3: Path, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+def helm_with_plugin(helm3: Path, tmp_path_factory: pytest.TempPathFactory) -> HelmCli:
     """A Helm 3 home with `helm slinky` installed (using slinky-pr on PATH: no venv)."""
     home = tmp_path_factory.mktemp("helm-plugin")
-    helm = Helm(helm3, home, slinky_on_path=True)
+    helm = HelmCli(helm3, home, slinky_on_path=True)
     helm("plugin", "install", f"file://{git_repository(home / 'slinky-pr')}")
     return helm
 
@@ -416,7 +384,7 @@ def capabilities_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_helm_slinky_render_and_lint_pass_helm_template_flags_unchanged(
-    helm_with_plugin: Helm, capabilities_chart: Path, tmp_path: Path
+    helm_with_plugin: HelmCli, capabilities_chart: Path, tmp_path: Path
 ) -> None:
     helm = helm_with_plugin
     override = tmp_path / "override.yaml"
@@ -454,7 +422,7 @@ def test_helm_slinky_render_and_lint_pass_helm_template_flags_unchanged(
 
 
 def test_helm_slinky_render_takes_a_chart_from_a_repository_by_version(
-    helm_with_plugin: Helm, tmp_path: Path
+    helm_with_plugin: HelmCli, tmp_path: Path
 ) -> None:
     """--repo URL --version V, from a chart repository served on loopback."""
     helm = helm_with_plugin
@@ -496,7 +464,7 @@ def template_flags(help_text: str) -> tuple[set[str], set[str]]:
     return values, switches
 
 
-def test_value_flags_are_those_of_the_real_helm_template(helm: Helm) -> None:
+def test_value_flags_are_those_of_the_real_helm_template(helm: HelmCli) -> None:
     """render.VALUE_FLAGS decides which word after a flag is its value, not NAME or CHART."""
     values, switches = template_flags(helm("template", "--help").stdout)
     assert len(values) > 30 and "--include-crds" in switches

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helm_cli import HelmCli
 from needs import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,40 +89,12 @@ def upstream_chart(dest: Path, version: str | None = None) -> Path:
     return dest
 
 
-class Helm:
-    """One Helm CLI with its own config, data, cache and plugin directories, talking to
-    the control plane. PATH: the test virtualenv (slinky-pr, slinky) and the system."""
+class Helm(HelmCli):
+    """A Helm CLI talking to the control plane."""
 
     def __init__(self, binary: Path, home: Path, cluster: devcluster.Cluster) -> None:
-        self.binary = binary
+        super().__init__(binary, home, kubeconfig=cluster.kubeconfig)
         self.cluster = cluster
-        kubeconfig = cluster.kubeconfig
-        self.env = {
-            **os.environ,
-            "PATH": os.pathsep.join([str(VENV_BIN), "/usr/bin", "/bin"]),
-            "KUBECONFIG": str(kubeconfig),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "HELM_CACHE_HOME": str(home / "cache"),
-            # Helm 4.3 installs local plugins under $HELM_DATA_HOME/plugins whatever
-            # HELM_PLUGINS says, and loads them from HELM_PLUGINS: keep the two equal.
-            "HELM_PLUGINS": str(home / "data" / "plugins"),
-        }
-        for name in ("SLINKY_PR_CONFIG", "HELM_BIN", "HELM_NAMESPACE", "VIRTUAL_ENV"):
-            self.env.pop(name, None)
-
-    def __call__(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *map(str, args)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        if check:
-            assert done.returncode == 0, f"helm {args}: {done.stderr}"
-        return done
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
         out = self("history", release, "-n", namespace, "-o", "json").stdout

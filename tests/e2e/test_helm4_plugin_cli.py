@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helm_cli import HelmCli
 from needs import missing
 
 from postrender.golden.cases import normalize
@@ -39,33 +40,6 @@ def helm4_binary() -> Path:
     if not os.access(binary, os.X_OK):
         missing(f"no Helm 4 binary at {binary} (built by the e2e build)", "the Helm 4 CLI tests")
     return binary
-
-
-class Helm4:
-    """One Helm 4 installation. Helm 4 installs local directories under
-    $HELM_DATA_HOME/plugins whatever HELM_PLUGINS says, so only the data home is set."""
-
-    def __init__(self, binary: Path, home: Path, *, slinky_on_path: bool) -> None:
-        self.binary = binary
-        self.plugins = home / "data" / "plugins"
-        path = [str(VENV_BIN)] if slinky_on_path else []
-        self.env = {
-            **os.environ,
-            "PATH": os.pathsep.join([*path, "/usr/bin", "/bin"]),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "HELM_CACHE_HOME": str(home / "cache"),
-        }
-        for name in ("SLINKY_PR_CONFIG", "HELM_BIN", "HELM_PLUGINS", "VIRTUAL_ENV", "NO_COLOR"):
-            self.env.pop(name, None)
-
-    def __call__(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *map(str, args)], env=self.env, capture_output=True, text=True
-        )
-        if check:
-            assert done.returncode == 0, f"helm {args}: {done.stderr}"
-        return done
 
 
 def git(repo: Path, *args: str | Path) -> str:
@@ -101,7 +75,7 @@ def by_name(stream: str) -> dict[str, dict[str, Any]]:
 def test_helm4_git_url_install_update_uninstall_keeps_user_files(
     helm4_binary: Path, tmp_path: Path
 ) -> None:
-    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=False)
+    helm = HelmCli(helm4_binary, tmp_path / "home", slinky_on_path=False)
     helm.env["SLINKY_PYTHON"] = sys.executable
     clone, sentinel = clone_with_sentinel(tmp_path / "slinky-pr")
 
@@ -133,7 +107,7 @@ def test_helm4_git_url_install_update_uninstall_keeps_user_files(
 
 
 def test_helm4_link_to_a_git_checkout_is_refused(helm4_binary: Path, tmp_path: Path) -> None:
-    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    helm = HelmCli(helm4_binary, tmp_path / "home", slinky_on_path=True)
     clone, sentinel = clone_with_sentinel(tmp_path / "slinky-pr")
     refused = helm("plugin", "install", "--verify=false", clone, check=False)
     assert refused.returncode != 0
@@ -147,7 +121,7 @@ def test_helm4_post_renderer_plugin_link_survives_update(
 ) -> None:
     """plugins/slinky-pr is linked (a directory without .git): `helm plugin update` finds no
     source to pull and changes nothing; the plugin keeps post-rendering."""
-    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    helm = HelmCli(helm4_binary, tmp_path / "home", slinky_on_path=True)
     clone, sentinel = clone_with_sentinel(tmp_path / "slinky-pr")
     helm("plugin", "install", "--verify=false", clone / "plugins" / "slinky-pr")
     template = (
@@ -170,7 +144,7 @@ def test_helm4_links_a_local_directory_under_the_data_home_not_helm_plugins(
     helm4_binary: Path, tmp_path: Path
 ) -> None:
     """Why the docs separate Helm 4 by HELM_DATA_HOME: HELM_PLUGINS alone strands the link."""
-    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    helm = HelmCli(helm4_binary, tmp_path / "home", slinky_on_path=True)
     helm.env["HELM_PLUGINS"] = str(tmp_path / "helm4-plugins")
     helm("plugin", "install", "--verify=false", ROOT / "plugins" / "slinky-pr")
     assert (helm.plugins / "slinky-pr").is_symlink()
@@ -180,7 +154,7 @@ def test_helm4_links_a_local_directory_under_the_data_home_not_helm_plugins(
 
 def test_helm4_color_flag_reaches_helm_slinky_lint(helm4_binary: Path, tmp_path: Path) -> None:
     """Helm 4 hands `--color` to the plugin, after the command or (its global flag) before."""
-    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    helm = HelmCli(helm4_binary, tmp_path / "home", slinky_on_path=True)
     clone, _ = clone_with_sentinel(tmp_path / "slinky-pr")
     helm("plugin", "install", "--verify=false", f"file://{clone}")
     lint = ("lint", "slinky", CHART, "--config", PROFILES)
@@ -199,7 +173,7 @@ def test_helm4_slinky_render_passes_helm_template_flags_unchanged(
 ) -> None:
     """Helm 4 keeps -n for itself (HELM_NAMESPACE) and hands the rest to the plugin, which
     gives it to `$HELM_BIN template` as it came."""
-    helm = Helm4(helm4_binary, tmp_path / "home", slinky_on_path=True)
+    helm = HelmCli(helm4_binary, tmp_path / "home", slinky_on_path=True)
     clone, _ = clone_with_sentinel(tmp_path / "slinky-pr")
     helm("plugin", "install", "--verify=false", f"file://{clone}")
     conf = tmp_path / "extra.conf"
