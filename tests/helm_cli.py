@@ -9,6 +9,14 @@ import sys
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
+#: A profile whose gres is not a count: slinky-pr must refuse it (line 5).
+BROKEN_PROFILE = """\
+clusters:
+  - name: c
+    partitions:
+      - name: gpu-partition
+        gres: gpu:eight
+"""
 # Settings of the caller's that would change what the CLI under test does.
 _CLEARED = ("SLINKY_PR_CONFIG", "HELM_BIN", "HELM_NAMESPACE", "VIRTUAL_ENV", "NO_COLOR")
 

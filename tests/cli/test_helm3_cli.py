@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
-from helm_cli import HelmCli
+from argocd_app import CAPABILITIES
+from helm_cli import BROKEN_PROFILE, HelmCli
 from needs import missing
 
 from postrender.golden.cases import normalize
@@ -37,13 +38,6 @@ PROFILES = ROOT / "testdata" / "examples" / "profiles.yaml"
 VENV_BIN = Path(sys.executable).parent
 #: Random keys in the fixture's Secrets differ between two renders.
 MASKS = [{"kind": "Secret", "path": "data"}]
-BROKEN_PROFILE = """\
-clusters:
-  - name: c
-    partitions:
-      - name: gpu-partition
-        gres: gpu:eight
-"""
 
 
 @pytest.fixture(scope="module")
@@ -348,14 +342,6 @@ def helm_with_plugin(helm3: Path, tmp_path_factory: pytest.TempPathFactory) -> H
     return helm
 
 
-CAPABILITIES = """\
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: capabilities}
-data:
-  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
-  exampleApi: {{ .Capabilities.APIVersions.Has "example.com/v1" | quote }}
-"""
 CRD = """\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition

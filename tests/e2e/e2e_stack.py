@@ -35,14 +35,6 @@ PROFILES = ROOT / "testdata" / "examples" / "profiles.yaml"
 VALUES = ROOT / "testdata" / "upstream" / "rendered" / "slurm-1.0.1_gpu-cpu.values.yaml"
 #: The upgrade: a third NodeSet, `static` (static-gpu-partition).
 STATIC_GPU = E2E_DATA / "static-gpu.values.yaml"
-#: A profile whose gres is not a count: slinky-pr must refuse it (line 5).
-BROKEN_PROFILE = """\
-clusters:
-  - name: c
-    partitions:
-      - name: gpu-partition
-        gres: gpu:eight
-"""
 SLINKY = "slinky.slurm.net"
 #: The operator and chart under test ($SLINKY_E2E_OPERATOR, tools/e2e/versions.env).
 OPERATOR = pins.operator_version()

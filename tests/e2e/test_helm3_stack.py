@@ -16,7 +16,6 @@ import pytest
 import yaml
 from devcluster import Cluster, ClusterError
 from e2e_stack import (
-    BROKEN_PROFILE,
     FULLNAME,
     RELEASE,
     VALUES,
@@ -31,6 +30,7 @@ from e2e_stack import (
     refused_upgrade,
     upgrade_and_roll_back,
 )
+from helm_cli import BROKEN_PROFILE
 
 
 @pytest.fixture

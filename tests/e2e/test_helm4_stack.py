@@ -13,7 +13,6 @@ import pytest
 import yaml
 from devcluster import Cluster
 from e2e_stack import (
-    BROKEN_PROFILE,
     FULLNAME,
     PROFILES,
     RELEASE,
@@ -28,6 +27,7 @@ from e2e_stack import (
     refused_upgrade,
     upgrade_and_roll_back,
 )
+from helm_cli import BROKEN_PROFILE
 
 from postrender.golden.cases import normalize
 
